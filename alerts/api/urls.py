@@ -1,0 +1,2 @@
+app_name = "alerts-api"
+urlpatterns: list = []

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from catalog.api import views
+
+app_name = "catalog-api"
+router = SimpleRouter()
+router.register("systems", views.SystemViewSet, basename="system")
+router.register("models", views.ModelViewSet, basename="model")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
+urlpatterns = router.urls

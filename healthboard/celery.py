@@ -1,0 +1,44 @@
+"""The Celery application. Queues: ``ingest``, ``compute``, ``notify`` — heavy computation
+never starves alert delivery because each queue can get its own workers."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthboard.settings")
+
+app = Celery("healthboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=(Queue("ingest"), Queue("compute"), Queue("notify")),
+    task_default_queue="compute",
+    task_routes={
+        "metrics.tasks.ingest_*": {"queue": "ingest"},
+        "metrics.tasks.*": {"queue": "compute"},
+        "alerts.tasks.*": {"queue": "notify"},
+    },
+    # At-least-once: a task is acknowledged after it finishes, and a task whose worker
+    # died is redelivered. Every task is therefore idempotent.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    task_serializer="json",
+    accept_content=["json"],
+    timezone="UTC",
+    enable_utc=True,
+    broker_connection_retry_on_startup=True,
+)
+app.autodiscover_tasks()
+
+
+def _load_beat_schedule() -> None:
+    from healthboard.beat import BEAT_SCHEDULE
+
+    app.conf.beat_schedule = BEAT_SCHEDULE
+
+
+_load_beat_schedule()
