@@ -49,6 +49,14 @@ class AuditRecord(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Audit records are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit records are append-only and cannot be deleted.")
+
     def content(self) -> dict:
         """The fields the hash covers, in a canonical form."""
         return {
@@ -72,14 +80,6 @@ class AuditRecord(models.Model):
         payload = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256((self.prev_hash + payload).encode()).hexdigest()
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValidationError("Audit records are append-only and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit records are append-only and cannot be deleted.")
-
 
 class AuditChainHead(models.Model):
     """A single row holding the newest record's position and hash; it is locked to append,
@@ -91,6 +91,9 @@ class AuditChainHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"
 
 
 class ApiToken(models.Model):
