@@ -10,12 +10,15 @@ from catalog.models.metadata import (
     SystemUserObjectPermission,
     Team,
 )
+from catalog.models.metric_catalog import MetricDefinition, MetricVersion
 
 __all__ = [
     "CohortAttribute",
     "Deployment",
     "Environment",
     "Feature",
+    "MetricDefinition",
+    "MetricVersion",
     "Model",
     "ModelVersion",
     "System",

@@ -1,0 +1,3 @@
+from metrics.models.results import ComputationRun, MetricValue
+
+__all__ = ["ComputationRun", "MetricValue"]
