@@ -1,0 +1,127 @@
+"""``manage.py seed_demo``: the demo's users, one per role, plus a demo admin.
+
+Idempotent: a second run changes nothing (and says so). Every role user joins every team that
+exists, so what they see is decided by the access grants of the applied config. The password
+is ``DEMO_PASSWORD`` (default ``healthboard-demo``) for every demo user; never run this
+against a production database.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from catalog.models import Team
+from healthboard import access
+from healthboard.audit import record_change
+from healthboard.models import AuditRecord
+
+DEFAULT_PASSWORD = "healthboard-demo"
+ADMIN_USERNAME = "admin"
+# username -> role group; each role user is on every team.
+ROLE_USERS = {
+    "executive": access.ROLE_EXECUTIVE,
+    "sre": access.ROLE_SRE,
+    "data_scientist": access.ROLE_DATA_SCIENTIST,
+    "platform": access.ROLE_PLATFORM,
+    "catalog_admin": access.ROLE_CATALOG_ADMIN,
+}
+
+
+def demo_password() -> str:
+    password = os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD)
+    if len(password) < 8:
+        raise CommandError("DEMO_PASSWORD must be at least 8 characters.")
+    return password
+
+
+def _state(user) -> dict:
+    return {
+        "username": user.username,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+    }
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and one demo user per role (idempotent); prints the credentials."
+
+    def handle(self, *args, **options):
+        password = demo_password()
+        missing = [role for role in access.ROLES if not Group.objects.filter(name=role).exists()]
+        if missing:
+            raise CommandError(f"Role groups missing ({', '.join(missing)}): run `manage.py migrate` first.")
+        team_groups = [team.group for team in Team.objects.select_related("group").order_by("slug")]
+
+        changed: list[str] = []
+        with transaction.atomic():
+            changed += self._ensure_user(
+                ADMIN_USERNAME,
+                password,
+                superuser=True,
+                groups=[Group.objects.get(name=access.ROLE_CATALOG_ADMIN)],
+            )
+            for username, role in ROLE_USERS.items():
+                changed += self._ensure_user(
+                    username,
+                    password,
+                    superuser=False,
+                    groups=[Group.objects.get(name=role), *team_groups],
+                )
+
+        if changed:
+            for line in changed:
+                self.stdout.write(f"  {line}")
+        else:
+            self.stdout.write("Demo users already up to date; nothing changed.")
+        teams = ", ".join(g.team.slug for g in team_groups) or "none yet (apply a config first)"
+        self.stdout.write("")
+        self.stdout.write(f"Demo users (teams: {teams}); password for all: {password}")
+        self.stdout.write(f"  {ADMIN_USERNAME:<15} superuser + catalog_admin")
+        for username, role in ROLE_USERS.items():
+            self.stdout.write(f"  {username:<15} role {role}")
+
+    def _ensure_user(self, username: str, password: str, *, superuser: bool, groups: list) -> list[str]:
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.invalid"}
+        )
+        before = None if created else _state(user)
+        notes = []
+        if created:
+            notes.append(f"created user {username}")
+        if superuser and not (user.is_superuser and user.is_staff):
+            user.is_superuser = user.is_staff = True
+            notes.append(f"made {username} a superuser")
+        if not user.is_active:
+            user.is_active = True
+            notes.append(f"re-activated {username}")
+        password_changed = not user.check_password(password)
+        if password_changed:
+            user.set_password(password)
+            if not created:
+                notes.append(f"reset the password of {username}")
+        if created or notes or password_changed:
+            user.save()
+        current = {g.pk for g in user.groups.all()}
+        new_groups = [g for g in groups if g.pk not in current]
+        if new_groups:
+            user.groups.add(*new_groups)
+            notes.append(f"added {username} to {', '.join(g.name for g in new_groups)}")
+            access.forget_cached_access(user)
+        if notes:
+            record_change(
+                action="user.create" if created else "user.update",
+                obj=user,
+                before=before,
+                after=_state(user),
+                reason="seed_demo: " + "; ".join(notes),
+                source=AuditRecord.Source.SYSTEM,
+                actor="seed_demo",
+            )
+        return notes
