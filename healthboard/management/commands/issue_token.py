@@ -37,5 +37,7 @@ class Command(BaseCommand):
             token, raw = issue_token(
                 kind=ApiToken.Kind.PERSONAL, user=owner, name=name, source=AuditRecord.Source.CONFIG
             )
-            self.stderr.write(f"Personal API token {token.prefix}… for user {owner.username} (id {token.pk}).")
+            self.stderr.write(
+                f"Personal API token {token.prefix}… for user {owner.username} (id {token.pk})."
+            )
         self.stdout.write(raw)

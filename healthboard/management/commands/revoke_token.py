@@ -12,7 +12,11 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", help="recorded in the audit trail")
 
     def handle(self, *args, token, reason, **options):
-        matches = ApiToken.objects.filter(pk=int(token)) if token.isdigit() else ApiToken.objects.filter(prefix=token)
+        matches = (
+            ApiToken.objects.filter(pk=int(token))
+            if token.isdigit()
+            else ApiToken.objects.filter(prefix=token)
+        )
         if matches.count() != 1:
             raise CommandError(f"{token!r} matches {matches.count()} tokens; give the id or a unique prefix.")
         target = matches.get()
