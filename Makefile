@@ -1,0 +1,93 @@
+# Healthboard developer commands. Two matter most:
+#   make demo   virtualenv + install + migrate + sample config + demo users, then web + worker + beat
+#   make test   ruff, migration check and the whole pytest suite (SQLite unless DATABASE_URL is set)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The first Python >= 3.11 on PATH (override: make PYTHON=/path/to/python3.12 ...).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+SAMPLE_CONFIG ?= catalog/fixtures/sample_config.yaml
+DEMO_ADDR ?= 127.0.0.1
+DEMO_PORT ?= 8000
+# pytest-xdist workers for the main run ("auto" = one per core); browser tests run serially.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: help venv demo test lint format migrate bench clean distclean
+
+help:
+	@echo "make demo      set up (venv, install, migrate, sample config, demo users) and run web + worker + beat"
+	@echo "make test      ruff check, ruff format --check, makemigrations --check, pytest (all of it)"
+	@echo "make lint      ruff check + ruff format --check"
+	@echo "make format    ruff format + ruff check --fix"
+	@echo "make migrate   apply database migrations"
+	@echo "make bench     run the benchmark scripts in tests/bench/"
+	@echo "make clean     remove var/, test artifacts and caches (distclean: also .venv)"
+
+# Re-created/re-installed only when pyproject.toml changes.
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "error: Healthboard needs Python >= 3.11; none found on PATH (set PYTHON=...)." >&2; exit 1; fi
+	@if [ ! -x $(BIN)/python ]; then \
+		echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) -V 2>&1))"; \
+		$(PYTHON) -m venv $(VENV) || { \
+			echo "error: '$(PYTHON) -m venv' failed. On Debian/Ubuntu: apt-get install python3-venv" >&2; \
+			rm -rf $(VENV); exit 1; }; \
+	fi
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+migrate: venv
+	$(MANAGE) migrate --noinput
+
+demo: venv
+	$(MANAGE) migrate --noinput
+	@if $(MANAGE) help apply_config >/dev/null 2>&1; then \
+		$(MANAGE) apply_config $(SAMPLE_CONFIG); \
+	else \
+		echo "warning: manage.py apply_config does not exist yet; the sample config was NOT loaded." >&2; \
+	fi
+	$(MANAGE) seed_demo
+	@echo
+	@echo "Open http://$(DEMO_ADDR):$(DEMO_PORT)/ and log in as 'admin' (password above). Ctrl-C stops everything."
+	$(MANAGE) run_demo --addr $(DEMO_ADDR) --port $(DEMO_PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+	$(PYTEST) -n $(PYTEST_WORKERS) -m "not browser" $(PYTEST_ARGS)
+	@# Browser tests drive one Chromium each: run them serially. Exit 5 = none collected.
+	$(PYTEST) -m browser $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && status=0; exit $$status
+
+# Every tests/bench/*.py script (not test_*.py, which pytest collects) in name order.
+bench: venv
+	@if [ ! -d tests/bench ]; then echo "No tests/bench/ yet: nothing to run."; exit 0; fi; \
+	scripts=$$(find tests/bench -maxdepth 1 -name '*.py' ! -name '_*' ! -name 'test_*' ! -name 'conftest.py' | sort); \
+	if [ -z "$$scripts" ]; then echo "No benchmark scripts in tests/bench/."; exit 0; fi; \
+	for script in $$scripts; do echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python $$script || exit $$?; done
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
