@@ -103,7 +103,10 @@ def test_seed_demo_refuses_a_short_password(monkeypatch):
 
 
 def test_demo_processes_are_web_worker_and_beat_with_the_right_queues():
-    specs = {spec.name: spec.argv for spec in demo_processes(addr="127.0.0.1", port=8123, concurrency=2)}
+    processes = demo_processes(addr="127.0.0.1", port=8123, concurrency=2)
+    specs = {spec.name: spec.argv for spec in processes}
+    # runserver stops cleanly on SIGINT, Celery does a warm shutdown on SIGTERM
+    assert [spec.stop_signal for spec in processes] == [signal.SIGINT, signal.SIGTERM, signal.SIGTERM]
     assert list(specs) == ["web", "worker", "beat"]
     assert "runserver" in specs["web"] and "127.0.0.1:8123" in specs["web"]
     worker = specs["worker"]

@@ -29,6 +29,8 @@ class ProcessSpec:
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
+    # what asks this process to shut down cleanly (Celery: SIGTERM is a warm shutdown)
+    stop_signal: int = signal.SIGTERM
 
 
 @dataclass
@@ -95,13 +97,18 @@ class Supervisor:
         if self._signal_count > 1:  # a second Ctrl-C: no more waiting
             self._kill_groups(signal.SIGKILL)
 
-    def _send(self, running: _Running, signum: int) -> None:
+    def _send(self, running: _Running, signum: int, *, group: bool = False) -> None:
+        """Signal the process itself (it shuts its own children down, e.g. Celery's pool), or
+        with ``group`` its whole process group."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(running.popen.pid, signum)
+            if group:
+                os.killpg(running.popen.pid, signum)
+            else:
+                os.kill(running.popen.pid, signum)
 
     def _kill_groups(self, signum: int) -> None:
         for running in self._running:
-            self._send(running, signum)
+            self._send(running, signum, group=True)
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -139,22 +146,20 @@ class Supervisor:
                 code = first_dead.popen.returncode
                 self.emit(first_dead.spec.name, f"exited with status {code}; stopping the others")
                 status = code if code and code > 0 else 1
-                self.stop(signal.SIGTERM)
             else:
-                sig = self._signal if self._signal in (signal.SIGINT, signal.SIGTERM) else signal.SIGTERM
                 self.emit("demo", f"received {signal.Signals(self._signal).name}; stopping all")
-                self.stop(sig)
+            self.stop()
         finally:
             self._kill_groups(signal.SIGKILL)  # leftovers (e.g. pool children), if any
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return status
 
-    def stop(self, signum: int) -> None:
-        """Send ``signum`` to every process group still alive, wait, then SIGKILL stragglers."""
+    def stop(self) -> None:
+        """Ask every process group still alive to stop, wait, then SIGKILL stragglers."""
         for running in self._running:
             if running.popen.poll() is None:
-                self._send(running, signum)
+                self._send(running, running.spec.stop_signal)
         deadline = time.monotonic() + self.stop_timeout
         for running in self._running:
             remaining = max(0.0, deadline - time.monotonic())
@@ -162,7 +167,7 @@ class Supervisor:
                 running.popen.wait(timeout=remaining)
             except subprocess.TimeoutExpired:
                 self.emit(running.spec.name, f"did not stop within {self.stop_timeout:.0f}s; killing it")
-                self._send(running, signal.SIGKILL)
+                self._send(running, signal.SIGKILL, group=True)
                 running.popen.wait()
             self.emit(running.spec.name, f"stopped (status {running.popen.returncode})")
         for running in self._running:
@@ -181,7 +186,11 @@ def demo_processes(
     schedule = str(settings.VAR_DIR / "celerybeat-schedule")
     return [
         # --insecure: serve static files with DEBUG off (the demo runs with production-like DEBUG).
-        ProcessSpec("web", [python, manage, "runserver", f"{addr}:{port}", "--noreload", "--insecure"]),
+        ProcessSpec(
+            "web",
+            [python, manage, "runserver", f"{addr}:{port}", "--noreload", "--insecure"],
+            stop_signal=signal.SIGINT,
+        ),
         ProcessSpec(
             "worker",
             [
