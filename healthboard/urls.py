@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from healthboard import views, web
+from metrics.prometheus import PrometheusView
 
 api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("metrics.api.urls")),
+    path("", include("metrics.api.results_urls")),
     path("", include("alerts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -15,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", PrometheusView.as_view(), name="prometheus"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("access/", web.AccessGrantView.as_view(), name="access"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from catalog.models import (
     CohortAttribute,
@@ -16,6 +19,10 @@ from catalog.models import (
     System,
     Team,
 )
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -108,3 +115,46 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
     environment = factory.SubFactory(
         EnvironmentFactory, system=factory.SelfAttribute("..model_version.model.system")
     )
+
+
+class MetricDefinitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "catalog.MetricDefinition"
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"test_metric_{n}")
+
+
+class MetricVersionFactory(factory.django.DjangoModelFactory):
+    """A current version of a test metric (keys never collide with the default catalog)."""
+
+    class Meta:
+        model = "catalog.MetricVersion"
+
+    definition = factory.SubFactory(MetricDefinitionFactory)
+    number = 1
+    is_current = True
+    name = factory.LazyAttribute(lambda o: o.definition.key.replace("_", " "))
+    pillar = "performance"
+    calculator = "latency_p95_ms"
+    data_source = "events"
+    unit = "ms"
+    direction = "lower_is_better"
+    window = "1h"
+    min_samples = 100
+    warn_threshold = 200.0
+    critical_threshold = 500.0
+    change_reason = "test fixture"
+
+
+class MetricValueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "metrics.MetricValue"
+
+    metric_version = factory.SubFactory(MetricVersionFactory)
+    deployment = factory.SubFactory(DeploymentFactory)
+    window_start = factory.Sequence(lambda n: _hour_floor(timezone.now()) - timedelta(hours=n + 1))
+    window_end = factory.LazyAttribute(lambda o: o.window_start + timedelta(hours=1))
+    value = 120.0
+    status = "ok"
+    sample_size = 1000
