@@ -1,3 +1,4 @@
+from catalog.models.changes import CatalogChangeRequest
 from catalog.models.metadata import (
     CohortAttribute,
     Deployment,
@@ -11,8 +12,11 @@ from catalog.models.metadata import (
     Team,
 )
 from catalog.models.metric_catalog import MetricDefinition, MetricVersion
+from catalog.models.overrides import ThresholdOverride
+from catalog.models.weights import WeightProfile, WeightProfileVersion
 
 __all__ = [
+    "CatalogChangeRequest",
     "CohortAttribute",
     "Deployment",
     "Environment",
@@ -25,4 +29,7 @@ __all__ = [
     "SystemGroupObjectPermission",
     "SystemUserObjectPermission",
     "Team",
+    "ThresholdOverride",
+    "WeightProfile",
+    "WeightProfileVersion",
 ]

@@ -12,7 +12,26 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["MetricDefinition", "MetricVersion"]
+__all__ = ["THRESHOLD_FIELDS", "ImmutableRowMixin", "MetricDefinition", "MetricVersion"]
+
+# The content fields that make up a threshold policy (what four-eyes guards and overrides set).
+THRESHOLD_FIELDS = ("warn_threshold", "critical_threshold", "for_windows")
+
+
+class ImmutableRowMixin:
+    """Rows written once: ``save`` refuses updates and ``delete`` refuses. The only column that
+    may change afterwards is ``is_current``, flipped by the catalog services with a queryset
+    ``update``; on PostgreSQL a trigger (migration 0005) enforces the same at the database."""
+
+    immutable_label = "Catalog versions"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError(f"{self.immutable_label} are immutable; create a new version instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(f"{self.immutable_label} are never deleted.")
 
 
 class MetricDefinition(models.Model):
@@ -30,7 +49,7 @@ class MetricDefinition(models.Model):
         return self.versions.filter(is_current=True).first()
 
 
-class MetricVersion(models.Model):
+class MetricVersion(ImmutableRowMixin, models.Model):
     class Pillar(models.TextChoices):
         PERFORMANCE = "performance", "Performance"
         FAIRNESS = "fairness", "Fairness"
@@ -87,11 +106,20 @@ class MetricVersion(models.Model):
     sensitive = models.BooleanField(default=False)
     playbook = models.TextField(blank=True, help_text="Remediation steps, markdown.")
     owner = models.CharField(max_length=100, blank=True)
+    # No database constraint and no SET NULL: an immutable row is never rewritten, not even
+    # when its author's account is deleted (deactivate users instead).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     change_reason = models.TextField()
+
+    immutable_label = "Metric versions"
 
     class Meta:
         ordering = ["definition_id", "-number"]
@@ -104,20 +132,16 @@ class MetricVersion(models.Model):
                 condition=models.Q(is_current=True),
                 name="catalog_metricversion_one_current",
             ),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1), name="catalog_metricversion_number_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(for_windows__gte=1), name="catalog_metricversion_for_windows_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.definition.key} v{self.number}"
-
-    def save(self, *args, **kwargs):
-        # Immutable: a version is written once. Making another version current goes through
-        # catalog services, which flip ``is_current`` with a queryset update.
-        if self.pk is not None:
-            raise ValidationError("Metric versions are immutable; create a new version instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Metric versions are never deleted.")
 
     @property
     def key(self) -> str:
@@ -129,3 +153,6 @@ class MetricVersion(models.Model):
 
     def content(self) -> dict:
         return {field: getattr(self, field) for field in self.CONTENT_FIELDS}
+
+    def thresholds(self) -> dict:
+        return {field: getattr(self, field) for field in THRESHOLD_FIELDS}
