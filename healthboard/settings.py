@@ -187,3 +187,7 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# Catalog four-eyes: threshold changes that apply to production environments, made in the UI
+# or the API, wait for a second (different) catalog admin's approval (see the README).
+CATALOG_FOUR_EYES = env_bool("CATALOG_FOUR_EYES", False)
