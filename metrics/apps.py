@@ -8,7 +8,22 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from healthboard.access import register_system_path
-        from metrics.models import ComputationRun, MetricValue
+        from metrics.models import (
+            ComputationRun,
+            DirtyWindow,
+            IngestionRejection,
+            IngestionStat,
+            MetricValue,
+            PredictionEvent,
+            QuarantinedRecord,
+            ReferenceDataset,
+        )
 
         register_system_path(MetricValue, "deployment__environment__system")
         register_system_path(ComputationRun, "deployment__environment__system")
+        register_system_path(PredictionEvent, "system")
+        register_system_path(QuarantinedRecord, "system")
+        register_system_path(IngestionStat, "system")
+        register_system_path(IngestionRejection, "system")
+        register_system_path(ReferenceDataset, "model_version__model__system")
+        register_system_path(DirtyWindow, "deployment__environment__system")

@@ -1,2 +1,5 @@
+from django.urls import include, path
+
 app_name = "metrics-api"
 urlpatterns: list = []
+urlpatterns += [path("", include("metrics.api.ingest_urls"))]  # ingestion (issue 4)

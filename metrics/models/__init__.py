@@ -1,3 +1,19 @@
+from metrics.models.events import DirtyWindow, EventKey, FeatureLayout, PredictionEvent
+from metrics.models.ingestion import IngestionRejection, IngestionStat, QuarantinedRecord, RateLimitCounter
+from metrics.models.reference import ReferenceDataset, ReferenceRow
 from metrics.models.results import ComputationRun, MetricValue
 
-__all__ = ["ComputationRun", "MetricValue"]
+__all__ = [
+    "ComputationRun",
+    "DirtyWindow",
+    "EventKey",
+    "FeatureLayout",
+    "IngestionRejection",
+    "IngestionStat",
+    "MetricValue",
+    "PredictionEvent",
+    "QuarantinedRecord",
+    "RateLimitCounter",
+    "ReferenceDataset",
+    "ReferenceRow",
+]

@@ -1,0 +1,202 @@
+"""Request limits: body size (checked before anything is parsed), gzip, per-token rate limit.
+
+* Size: a ``Content-Length`` above the limit is refused without reading a byte; a chunked
+  body (no length) is read in bounded steps and refused as soon as it passes the limit; a
+  gzip body is inflated only up to the limit (a zip bomb costs at most ``limit`` bytes).
+* Rate: fixed one-minute windows per token, counted atomically across processes: Redis
+  ``INCR`` when ``REDIS_URL`` is set, otherwise one ``INSERT … ON CONFLICT DO UPDATE …
+  RETURNING`` on the database (PostgreSQL and SQLite alike). A burst can reach twice the limit
+  across a window boundary — the usual fixed-window trade-off, kept for its single write.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+
+from metrics.ingest import conf
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+class IngestError(Exception):
+    """An error that answers the whole request (never one record)."""
+
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, errors: dict | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"message": self.message, "errors": self.errors}
+
+
+class BadBody(IngestError):
+    status = 400
+    reason = "unreadable_body"
+
+
+class PayloadTooLarge(IngestError):
+    status = 413
+    reason = "too_large"
+
+
+class Throttled(IngestError):
+    status = 429
+    reason = "rate_limited"
+
+
+def _too_large(size_text: str) -> PayloadTooLarge:
+    limit = conf.max_bytes()
+    return PayloadTooLarge(
+        f"The request body is {size_text}; the limit is {limit} bytes ({limit / 1048576:g} MiB). "
+        "Send fewer records per request.",
+        {"body": [f"larger than {limit} bytes"]},
+    )
+
+
+def read_body(request) -> bytes:
+    """The request body (inflated when gzip), refusing an oversized one before parsing it.
+
+    ``request`` is the Django ``HttpRequest`` (``request._request`` under DRF); its body must
+    not have been read yet.
+    """
+    limit = conf.max_bytes()
+    meta = request.META
+    raw_length = (meta.get("CONTENT_LENGTH") or "").strip()
+    if raw_length:
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise BadBody("Content-Length is not a number.") from None
+        if length > limit:
+            raise _too_large(f"{length} bytes")
+        body = request.read(length) if length else b""
+    elif "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        body = _read_bounded(meta["wsgi.input"], limit)
+    else:
+        body = b""
+    encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        body = _gunzip_bounded(body, limit)
+    elif encoding not in ("", "identity"):
+        raise BadBody(
+            f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding.",
+            {"Content-Encoding": ["unsupported"]},
+        )
+    return body
+
+
+def _read_bounded(stream, limit: int) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(READ_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(f"more than {limit} bytes (chunked)")
+    return b"".join(parts)
+
+
+def _gunzip_bounded(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadBody(f"The gzip body could not be decompressed: {exc}.") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _too_large(f"more than {limit} bytes once decompressed")
+    return out
+
+
+def is_ndjson(request) -> bool:
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    return content_type in NDJSON_TYPES
+
+
+# --- rate limit -------------------------------------------------------------------------
+
+_redis_client = None
+_redis_url = None
+
+
+def _redis():
+    global _redis_client, _redis_url
+    url = conf.redis_url()
+    if not url:
+        return None
+    if _redis_client is None or _redis_url != url:
+        import redis
+
+        _redis_client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _redis_url = url
+    return _redis_client
+
+
+def _count_redis(client, key: str, window_start: int) -> int:
+    name = f"healthboard:rl:{key}:{window_start}"
+    pipe = client.pipeline()
+    pipe.incr(name)
+    pipe.expire(name, 120)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def _count_db(key: str, window: datetime) -> int:
+    if connection.vendor == "sqlite":
+        window_param = connection.ops.adapt_datetimefield_value(window)
+    else:
+        window_param = window
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Losing an increment in a crash is harmless; not waiting for the WAL flush is not.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            "INSERT INTO metrics_ratelimitcounter (key, window_start, count) VALUES (%s, %s, 1) "
+            "ON CONFLICT (key, window_start) DO UPDATE "
+            "SET count = metrics_ratelimitcounter.count + 1 RETURNING count",
+            [key, window_param],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def check_rate_limit(key: str, *, limit: int | None = None, now: float | None = None) -> None:
+    """Count one request for ``key`` (e.g. ``token:42``); raise ``Throttled`` past the limit."""
+    limit = conf.rate_limit_per_minute() if limit is None else limit
+    now = time.time() if now is None else now
+    window_start = int(now // 60) * 60
+    count = None
+    client = _redis()
+    if client is not None:
+        try:
+            count = _count_redis(client, key, window_start)
+        except Exception:  # Redis down: fall back to the database, never to "no limit"
+            log.warning("rate limit: Redis unavailable, counting in the database", exc_info=True)
+    if count is None:
+        count = _count_db(key, datetime.fromtimestamp(window_start, UTC))
+    if count > limit:
+        retry_after = max(1, math.ceil(window_start + 60 - now))
+        raise Throttled(
+            f"Rate limit of {limit} requests per minute for this token exceeded; retry in {retry_after} s.",
+            {"rate_limit": [f"{limit} requests per minute"]},
+            headers={
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Scope": "token",
+            },
+        )
