@@ -27,3 +27,8 @@ class MetricsConfig(AppConfig):
         register_system_path(IngestionRejection, "system")
         register_system_path(ReferenceDataset, "model_version__model__system")
         register_system_path(DirtyWindow, "deployment__environment__system")
+
+        from metrics.models import ScoreAnomaly, TrustScore
+
+        register_system_path(TrustScore, "deployment__environment__system")
+        register_system_path(ScoreAnomaly, "deployment__environment__system")

@@ -2,6 +2,7 @@ from metrics.models.events import DirtyWindow, EventKey, FeatureLayout, Predicti
 from metrics.models.ingestion import IngestionRejection, IngestionStat, QuarantinedRecord, RateLimitCounter
 from metrics.models.reference import ReferenceDataset, ReferenceRow
 from metrics.models.results import ComputationRun, MetricValue
+from metrics.models.trust import ScoreAnomaly, TrustScore
 
 __all__ = [
     "ComputationRun",
@@ -16,4 +17,6 @@ __all__ = [
     "RateLimitCounter",
     "ReferenceDataset",
     "ReferenceRow",
+    "ScoreAnomaly",
+    "TrustScore",
 ]
