@@ -11,4 +11,20 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=1),
         "options": {"queue": "notify", "expires": 55},
     },
+    # alerts: escalation steps, notification planning + outbox delivery, evaluation retention
+    "alerts-advance-escalations": {
+        "task": "alerts.tasks.advance_escalations",
+        "schedule": timedelta(minutes=1),
+        "options": {"queue": "notify", "expires": 55},
+    },
+    "alerts-dispatch-notifications": {
+        "task": "alerts.tasks.dispatch_notifications",
+        "schedule": timedelta(seconds=15),
+        "options": {"queue": "notify", "expires": 14},
+    },
+    "alerts-prune-evaluations": {
+        "task": "alerts.tasks.prune_evaluations",
+        "schedule": timedelta(days=1),
+        "options": {"queue": "notify", "expires": 3600},
+    },
 }

@@ -188,6 +188,17 @@ else:
         }
     }
 
+# Alerts (each documented in alerts/conf.py). Webhooks to non-public addresses are refused
+# unless their network is listed here, e.g. "127.0.0.1/32" for a receiver on the same host.
+ALERTS_WEBHOOK_ALLOWED_NETWORKS = env_list("ALERTS_WEBHOOK_ALLOWED_NETWORKS", [])
+ALERTS_DELIVERY_MAX_AGE_S = env_int("ALERTS_DELIVERY_MAX_AGE_S", 72 * 3600, minimum=60)
+ALERTS_GROUP_WAIT_S = env_int("ALERTS_GROUP_WAIT_S", 30, minimum=0)
+ALERTS_GROUP_INTERVAL_S = env_int("ALERTS_GROUP_INTERVAL_S", 300, minimum=0)
+ALERTS_REPEAT_INTERVAL_S = env_int("ALERTS_REPEAT_INTERVAL_S", 4 * 3600, minimum=60)
+ALERTS_INCIDENT_GROUP_WINDOW_S = env_int("ALERTS_INCIDENT_GROUP_WINDOW_S", 1800, minimum=0)
+# Absolute links in notifications (e.g. https://healthboard.example.org); empty = relative.
+SITE_URL = env_str("SITE_URL", "")
+
 # Catalog four-eyes: threshold changes that apply to production environments, made in the UI
 # or the API, wait for a second (different) catalog admin's approval (see the README).
 CATALOG_FOUR_EYES = env_bool("CATALOG_FOUR_EYES", False)

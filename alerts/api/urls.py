@@ -1,2 +1,9 @@
+from rest_framework.routers import SimpleRouter
+
+from alerts.api import views
+
 app_name = "alerts-api"
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("alerts", views.AlertViewSet, basename="alert")
+router.register("incidents", views.IncidentViewSet, basename="incident")
+urlpatterns = router.urls
