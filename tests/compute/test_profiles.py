@@ -255,6 +255,8 @@ def test_regression_profiles_carry_error_sums():
     merged = P.merge(five)
     keep = ~np.isnan(y)
     assert merged.outcomes.regression.n == keep.sum()
+    assert merged.outcomes.confusion.n == 0  # no confusion counts for a regression task
+    assert merged.outcomes.labelled == keep.sum() and merged.outcomes.predicted == n
     assert close(
         quality.rmse(merged.outcomes.regression).value, skm.root_mean_squared_error(y[keep], p[keep])
     )
