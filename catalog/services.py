@@ -194,6 +194,8 @@ def validate_metric_content(content: Mapping) -> dict:
             data[name] = ""
         if not isinstance(data[name], str):
             errors[name] = "Must be text."
+        else:
+            data[name] = data[name].replace("\r\n", "\n")
     if errors:
         raise ValidationError(errors)
     probe = MetricVersion(definition_id=0, number=1, change_reason="-", **data)

@@ -7,4 +7,5 @@ router = SimpleRouter()
 router.register("systems", views.SystemViewSet, basename="system")
 router.register("models", views.ModelViewSet, basename="model")
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
+router.register("catalog/metrics", views.MetricDefinitionViewSet, basename="catalog-metric")
 urlpatterns = router.urls
