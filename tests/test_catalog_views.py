@@ -332,3 +332,29 @@ def test_reject_from_the_queue(client, settings, admin_a, admin_b, sre_user):
     client.post(reverse("catalog:change-reject", args=[change.pk]), {"note": "too loose"})
     assert CatalogChangeRequest.objects.get().status == "rejected"
     assert current("error_rate").number == 1
+
+
+def test_the_django_admin_refuses_an_unknown_weight_profile_and_edits_no_version(client, db):
+    from django.contrib.auth import get_user_model
+
+    from tests.factories import TeamFactory
+
+    root = get_user_model().objects.create_superuser("root", "root@example.org", "pw-for-tests-1")
+    client.force_login(root)
+    team = TeamFactory(slug="ops")
+    data = {
+        "slug": "billing",
+        "name": "Billing",
+        "team": team.pk,
+        "criticality": "low",
+        "weight_profile": "custom",
+    }
+    response = client.post("/admin/catalog/system/add/", data)
+    assert response.status_code == 200 and "No weight profile named" in text(response)
+    response = client.post("/admin/catalog/system/add/", {**data, "weight_profile": "high-stakes"})
+    assert response.status_code == 302
+    version = current("f1")
+    assert client.post(f"/admin/catalog/metricversion/{version.pk}/change/", {}).status_code == 403
+    assert (
+        client.post(f"/admin/catalog/metricversion/{version.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
