@@ -239,3 +239,71 @@ def test_unchanged_policy_and_worse_values_are_not_a_policy_flip(deployment_a):
     value(deployment_a, metric("error_rate"), 0.06, end=end)
     assert service.compute_trust(deployment_a.pk, end - HOUR, end).readiness == "blocked"
     assert not ScoreAnomaly.objects.filter(kind="policy_flip").exists()
+
+
+def test_a_system_override_through_the_catalog_alone_unblocks_and_is_flagged(deployment_a):
+    from catalog import services as catalog_services
+
+    admin = UserFactory(username="override-admin", roles=["catalog_admin"])
+    system = deployment_a.environment.system
+    others = ("accuracy", "latency_p95_ms", "null_rate")
+    healthy(deployment_a, keys=others)
+    version = metric("error_rate")
+    value(deployment_a, version, 0.06)  # critical under the catalog default (0.05)
+    blocked = service.compute_trust(deployment_a.pk, T0, T0 + HOUR)
+    assert (
+        blocked.readiness == "blocked" and blocked.policy["thresholds"]["error_rate"]["source"] == "catalog"
+    )
+    catalog_services.set_threshold_override(
+        "error_rate",
+        scope="system",
+        target=system,
+        warn_threshold=0.1,
+        critical_threshold=0.2,
+        reason="noisy batch jobs",
+        actor=admin,
+    )
+    end = T0 + 2 * HOUR
+    healthy(deployment_a, end=end, keys=others)
+    value(deployment_a, version, 0.06, end=end)
+    score = service.compute_trust(deployment_a.pk, end - HOUR, end)
+    assert score.readiness == "ready"
+    assert score.policy["thresholds"]["error_rate"] == {
+        "direction": "lower_is_better",
+        "warn": 0.1,
+        "critical": 0.2,
+        "source": "system",
+    }
+    anomaly = ScoreAnomaly.objects.get(kind="policy_flip")
+    assert anomaly.caused_by == admin
+    assert not anomaly.can_review(admin)
+
+
+def test_four_eyes_flip_names_the_proposer_and_bars_both_admins_from_review(deployment_a, settings):
+    from catalog import services as catalog_services
+
+    settings.CATALOG_FOUR_EYES = True
+    proposer = UserFactory(username="proposer", roles=["catalog_admin"])
+    approver = UserFactory(username="approver", roles=["catalog_admin"])
+    others = ("accuracy", "latency_p95_ms", "null_rate")
+    healthy(deployment_a, keys=others)
+    version = metric("error_rate")
+    value(deployment_a, version, 0.06)
+    assert service.compute_trust(deployment_a.pk, T0, T0 + HOUR).readiness == "blocked"
+    outcome = catalog_services.set_threshold_override(
+        "error_rate",
+        scope="deployment",
+        target=deployment_a,
+        critical_threshold=0.2,
+        warn_threshold=0.1,
+        reason="known batch noise",
+        actor=proposer,
+    )
+    assert outcome.is_pending
+    catalog_services.approve_change(outcome.pending.pk, actor=approver)
+    [score] = service.recheck_policy([deployment_a])
+    assert score.readiness == "ready"
+    anomaly = ScoreAnomaly.objects.get(kind="policy_flip")
+    assert anomaly.caused_by == proposer and anomaly.details["involved"] == ["approver"]
+    assert not anomaly.can_review(proposer) and not anomaly.can_review(approver)
+    assert anomaly.can_review(UserFactory(username="independent"))

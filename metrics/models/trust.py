@@ -146,9 +146,12 @@ class ScoreAnomaly(models.Model):
         return self.reviewed_at is not None
 
     def can_review(self, user) -> bool:
-        """A second person: not whoever caused the flagged change, and only once."""
+        """A second person: not whoever caused the flagged change (nor the approver of a
+        four-eyes change, listed in ``details["involved"]``), and only once."""
         if self.is_reviewed or not getattr(user, "is_authenticated", False):
             return False
         if self.caused_by_id is not None and self.caused_by_id == user.pk:
             return False
-        return not (self.caused_by_name and self.caused_by_name == user.get_username())
+        if self.caused_by_name and self.caused_by_name == user.get_username():
+            return False
+        return user.get_username() not in (self.details or {}).get("involved", [])

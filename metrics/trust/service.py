@@ -160,14 +160,10 @@ def evaluate(deployment, window_start: dt.datetime, window_end: dt.datetime) -> 
     """Score ``deployment`` over ``[window_start, window_end)`` without storing anything."""
     deployment = _deployment(deployment)
     values, current = _load(deployment, window_start, window_end)
-    resolve = policies.ThresholdResolver(deployment)
-    thresholds: dict[str, Threshold] = {}
-    expected: dict[str, str] = {}
-    for version in current.values():
-        threshold = resolve(version)
-        if threshold.has_thresholds:
-            thresholds[version.definition.key] = threshold
-            expected[version.definition.key] = version.pillar
+    thresholds = {
+        key: t for key, t in policies.thresholds_for(deployment, current.values()).items() if t.has_thresholds
+    }
+    expected = {v.definition.key: v.pillar for v in current.values() if v.definition.key in thresholds}
     observations = []
     for mv in values:
         version = current[mv.metric_version.definition_id]
@@ -245,15 +241,29 @@ def _same_length_history(deployment_id: int, window_start, window_end):
     )
 
 
-def _policy_cause(since: dt.datetime):
+def _policy_cause(since: dt.datetime) -> tuple[object | None, str, list[str]]:
+    """``(user, name, involved)`` of the newest catalog change since ``since`` that changes a
+    policy. For an approved four-eyes change the author is the proposer and the approver is
+    also involved; neither may review the flip."""
     from healthboard.models import AuditRecord
 
-    return (
+    record = (
         AuditRecord.objects.filter(object_type__in=POLICY_OBJECT_TYPES, created_at__gte=since)
+        .exclude(action__in=("catalog.change.proposed", "catalog.change.rejected"))
         .select_related("actor")
         .order_by("-seq")
         .first()
     )
+    if record is None:
+        return None, "", []
+    if record.action == "catalog.change.approved":
+        from django.apps import apps
+
+        change = apps.get_model("catalog", "CatalogChangeRequest").objects.filter(pk=record.object_id).first()
+        proposer = getattr(change, "proposed_by", None) if change is not None else None
+        if proposer is not None:
+            return proposer, proposer.get_username(), [record.actor_name]
+    return record.actor, record.actor_name, []
 
 
 def _flag_jump(score: TrustScore) -> ScoreAnomaly | None:
@@ -302,11 +312,9 @@ def _flag_policy_flip(evaluation: Evaluation, score: TrustScore, reference: Trus
     )
     if not flip.flagged:
         return None
-    actor_name = ""
+    actor_name, involved = "", []
     if caused_by is None:
-        record = _policy_cause(reference.computed_at)
-        if record is not None:
-            caused_by, actor_name = record.actor, record.actor_name
+        caused_by, actor_name, involved = _policy_cause(reference.computed_at)
     elif isinstance(caused_by, str):
         caused_by, actor_name = None, caused_by
     changed = ", ".join(
@@ -321,7 +329,11 @@ def _flag_policy_flip(evaluation: Evaluation, score: TrustScore, reference: Trus
         defaults={
             "deployment_id": score.deployment_id,
             "summary": f"policy change alone moved blocked → ready ({changed or 'policy'})"[:300],
-            "details": {**flip.as_dict(), "reference_score": reference.pk},
+            "details": {
+                **flip.as_dict(),
+                "reference_score": reference.pk,
+                "involved": [n for n in involved if n],
+            },
             "caused_by": caused_by if getattr(caused_by, "pk", None) else None,
             "caused_by_name": actor_name or getattr(caused_by, "username", "") or "",
         },
