@@ -32,3 +32,8 @@ class MetricsConfig(AppConfig):
 
         register_system_path(TrustScore, "deployment__environment__system")
         register_system_path(ScoreAnomaly, "deployment__environment__system")
+
+        from metrics.models import ComputeWatermark, WindowProfile
+
+        register_system_path(WindowProfile, "deployment__environment__system")
+        register_system_path(ComputeWatermark, "deployment__environment__system")

@@ -1,3 +1,4 @@
+from metrics.models.engine import ComputeWatermark, WindowProfile
 from metrics.models.events import DirtyWindow, EventKey, FeatureLayout, PredictionEvent
 from metrics.models.ingestion import IngestionRejection, IngestionStat, QuarantinedRecord, RateLimitCounter
 from metrics.models.reference import ReferenceDataset, ReferenceRow
@@ -6,6 +7,7 @@ from metrics.models.trust import ScoreAnomaly, TrustScore
 
 __all__ = [
     "ComputationRun",
+    "ComputeWatermark",
     "DirtyWindow",
     "EventKey",
     "FeatureLayout",
@@ -19,4 +21,5 @@ __all__ = [
     "ReferenceRow",
     "ScoreAnomaly",
     "TrustScore",
+    "WindowProfile",
 ]
