@@ -208,7 +208,7 @@ def advance_escalations(now: datetime) -> int:
     for alert_id, _system_id in due:
         with transaction.atomic():
             alert = (
-                Alert.objects.select_for_update()
+                Alert.objects.select_for_update(of=("self",))
                 .select_related("metric", "system", "escalation_policy", "incident")
                 .filter(pk=alert_id, state=Alert.State.FIRING, acknowledged_at__isnull=True)
                 .first()
