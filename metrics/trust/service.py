@@ -527,9 +527,10 @@ def what_changed(before: TrustScore, after: TrustScore) -> dict:
         before, after = after, before
     att = attribute_change(before.score, before.contributions, after.score, after.contributions)
     deployment = after.deployment
-    # From the end of the earlier window to when the later point was computed: a threshold edit
-    # made after a window closed but before it was scored still explains its number.
-    start, end = before.window_end, max(after.window_end, after.computed_at)
+    # Deploys and incidents: between the two windows' ends. Policy edits: between the two
+    # computations, since a score uses the policy current when it was computed.
+    start, end = before.window_end, after.window_end
+    policy_start, policy_end = sorted((before.computed_at, after.computed_at))
     deploys = [
         {
             "kind": "deploy",
@@ -543,7 +544,9 @@ def what_changed(before: TrustScore, after: TrustScore) -> dict:
         ).select_related("model_version__model", "environment")
     ]
     events = sorted(
-        deploys + _policy_events(deployment, start, end) + _incident_events(deployment, start, end),
+        deploys
+        + _policy_events(deployment, policy_start, policy_end)
+        + _incident_events(deployment, start, end),
         key=lambda e: e["at"],
     )
     profile_change = None
