@@ -44,6 +44,7 @@ __all__ = [
     "compute",
     "evaluate",
     "get",
+    "pick_reference",
 ]
 
 Scope = Literal["deployment", "feature", "attribute"]
@@ -448,6 +449,21 @@ _ALL = [
 ]
 
 CALCULATORS: Mapping[str, Calculator] = {c.key: c for c in _ALL}
+
+
+def pick_reference(
+    whole: WindowProfile, segment: WindowProfile | None, min_samples: int
+) -> tuple[WindowProfile, str | None]:
+    """The reference for a segment (DESIGN.md §3.1): the segment's own reference rows when it
+    has at least ``min_samples`` of them, otherwise the whole reference with a note for
+    ``details`` (pass both on as ``CalcContext(reference=…, reference_note=…)``)."""
+    if segment is None or segment is whole or not segment.segment:
+        return whole, None
+    if segment.count >= min_samples:
+        return segment, None
+    return whole, (
+        f"segment {segment.segment!r} has {segment.count} reference rows (< {min_samples}): whole reference used"
+    )
 
 
 def get(key: str) -> Calculator:

@@ -205,3 +205,19 @@ def test_window_minutes_fall_back_to_the_profile(context):
     bare = registry.CalcContext(window=ctx.window)
     assert bare.window_minutes == 60.0
     assert ctx.window.window_end - ctx.window.window_start == timedelta(hours=1)
+
+
+def test_segment_reference_falls_back_to_the_whole_reference_with_a_note(context):
+    ctx, _, _ = context
+    spec = P.ProfileSpec.from_reference(numeric={"x": np.arange(100.0)})
+    whole, big, small = (
+        P.build_profiles(spec, numeric={"x": np.arange(100.0)})[0],
+        P.build_profiles(spec, numeric={"x": np.arange(60.0)}, cohorts={"g": ["a"] * 60})[1],
+        P.build_profiles(spec, numeric={"x": np.arange(10.0)}, cohorts={"g": ["b"] * 10})[1],
+    )
+    assert registry.pick_reference(whole, big, 50) == (big, None)
+    chosen, note = registry.pick_reference(whole, small, 50)
+    assert chosen is whole and "g=b" in note
+    assert registry.pick_reference(whole, None, 50) == (whole, None)
+    noted = registry.CalcContext(window=ctx.window, reference=ctx.reference, reference_note=note)
+    assert registry.compute("feature_drift_psi", noted, "x").details["reference_note"] == note
