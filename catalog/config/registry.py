@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from catalog.config.plan import Plan
 from catalog.config.schema import Checker
-from catalog.config.sections import systems, teams
+from catalog.config.sections import metrics, systems, teams, threshold_overrides, weight_profiles
 from catalog.config.source import Node
 
 
@@ -37,7 +37,10 @@ class Section(Protocol):
 
 SECTIONS: tuple[Section, ...] = (
     teams.SECTION,
+    metrics.SECTION,
+    weight_profiles.SECTION,
     systems.SECTION,
+    threshold_overrides.SECTION,
 )
 
 

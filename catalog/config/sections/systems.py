@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from catalog.config.plan import ApplyContext, Plan, plan_create, plan_update
 from catalog.config.schema import MISSING, SLUG_RE, Checker
 from catalog.config.sections.teams import ensure_team
+from catalog.config.sections.weight_profiles import check_system_profile
 from catalog.config.source import Node
 from catalog.config.yamlstyle import Flow, FlowMap
 from catalog.models import (
@@ -308,6 +309,8 @@ class SystemsSection:
     def _plan_system(self, spec: SystemSpec, system: System | None, plan: Plan) -> None:
         ensure_team(plan, spec.team)
         target = f"system {spec.slug}"
+        if system is None or spec.weight_profile != system.weight_profile:
+            check_system_profile(plan, spec.node.value.get("weight_profile", spec.node), spec.weight_profile)
         if system is None:
             values = {
                 "name": spec.name,
