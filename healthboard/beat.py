@@ -27,4 +27,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(days=1),
         "options": {"queue": "notify", "expires": 3600},
     },
+    # ingestion: raw-event partitions ahead + retention; labels that arrived before their event
+    "ingest-maintain-partitions": {
+        "task": "metrics.tasks.ingest_maintain_partitions",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "ingest", "expires": 3000},
+    },
+    "ingest-retry-early-labels": {
+        "task": "metrics.tasks.ingest_retry_early_labels",
+        "schedule": timedelta(minutes=5),
+        "options": {"queue": "ingest", "expires": 290},
+    },
 }

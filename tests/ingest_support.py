@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from catalog.models import Model
+from catalog.models import Environment, Model
 from healthboard.models import ApiToken
 from healthboard.tokens import issue_token
 from tests.factories import (
@@ -32,7 +32,9 @@ def make_model(system, slug="scorer", task=Model.Task.BINARY_CLASSIFICATION, ver
     CohortAttributeFactory(model=model, name="sex", protected=True)
     CohortAttributeFactory(model=model, name="age_band")
     mv = ModelVersionFactory(model=model, version=version)
-    environment = EnvironmentFactory(system=system, slug=env)
+    environment = Environment.objects.filter(system=system, slug=env).first() or EnvironmentFactory(
+        system=system, slug=env
+    )
     deployment = DeploymentFactory(model_version=mv, environment=environment)
     return model, deployment
 

@@ -13,15 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from metrics.ingest import conf, dirty, partitions, stats, store
 from metrics.ingest.context import ModelInfo, SystemContext, ensure_deployment, load_context
 from metrics.ingest.parse import Parsed, raw_text
 from metrics.ingest.validate import Rejection, validate_events, validate_labels
-
-_layout_cache: dict[tuple[int, str], int] = {}
 
 
 @dataclass
@@ -39,17 +37,23 @@ class Outcome:
 
 
 def layout_id(info: ModelInfo) -> int:
-    """The FeatureLayout row for the model's current features (created on first use)."""
+    """The FeatureLayout row for the model's current features (created on first use).
+
+    Looked up once per request and model (no process-wide cache: a cache could outlive a
+    rolled-back or deleted row and point events at a layout that does not exist).
+    """
     from metrics.models import FeatureLayout
 
     payload = {"numeric": info.numeric, "categorical": info.categorical, "cohorts": info.cohorts}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    key = (info.id, digest)
-    cached = _layout_cache.get(key)
-    if cached is None:
-        obj, _ = FeatureLayout.objects.get_or_create(model_id=info.id, digest=digest, defaults=payload)
-        cached = _layout_cache[key] = obj.id
-    return cached
+    found = FeatureLayout.objects.filter(model_id=info.id, digest=digest).values_list("id", flat=True).first()
+    if found is None:
+        try:
+            with transaction.atomic():
+                found = FeatureLayout.objects.create(model_id=info.id, digest=digest, **payload).id
+        except IntegrityError:  # created concurrently
+            found = FeatureLayout.objects.get(model_id=info.id, digest=digest).id
+    return found
 
 
 def quarantine(
@@ -108,7 +112,8 @@ def ingest_events(
     # Unknown versions / environments of known models: registered (audited) before storing.
     for model, version, environment in sorted(valid.pending_routes):
         ensure_deployment(ctx, model, version, environment, actor=actor)
-    layouts = {slug: layout_id(info) for slug, info in ctx.models.items()} if valid.rows else {}
+    used = {route[0] for route in valid.routes}
+    layouts = {slug: layout_id(ctx.models[slug]) for slug in used}
     deployment_ids = [ctx.routes[route] for route in valid.routes]
     layout_ids = [layouts[route[0]] for route in valid.routes]
     partitions.ensure_days(valid.min_ts, valid.max_ts)
@@ -174,6 +179,7 @@ def ingest_labels(
         found = store.lookup_events(system.id, list(valid.labels))
         updates = []
         late = []
+        closed = dirty.closed_before(now)
         for event_id, (label, label_ts, index) in valid.labels.items():
             event = found.get(event_id)
             if event is None:
@@ -195,7 +201,8 @@ def ingest_labels(
                 outcome.duplicates.append(index)
                 continue
             updates.append((pk, ts, label, label_ts.astimezone(UTC)))
-            late.append((deployment_id, dirty.bucket_start(ts)))
+            if ts < closed:  # the event's bucket may already be rolled up
+                late.append((deployment_id, dirty.bucket_start(ts)))
             outcome.accepted.append(index)
         outcome.duplicates.extend(valid.superseded)  # earlier labels of a repeated event_id
         store.update_labels(updates)

@@ -269,7 +269,9 @@ def lookup_events(system_id: int, event_ids: Sequence[str]) -> dict[str, tuple]:
                 )
                 for event_id, pk, ts, deployment_id, label in cursor.fetchall():
                     if isinstance(ts, str):
-                        ts = datetime.fromisoformat(ts).replace(tzinfo=UTC)
+                        ts = datetime.fromisoformat(ts)
+                    if ts.tzinfo is None:  # SQLite keeps UTC without an offset
+                        ts = ts.replace(tzinfo=UTC)
                     found[event_id] = (pk, ts, deployment_id, label)
     return found
 
