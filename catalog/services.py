@@ -1112,6 +1112,8 @@ def create_weight_profile_version(
         if profile is None:
             if not create:
                 raise ValidationError({"name": f"No weight profile named {name!r}."})
+            if name == "new":
+                raise ValidationError({"name": "'new' is reserved (it is the URL of the create form)."})
             WeightProfile(name=name).full_clean()
             profile = WeightProfile.objects.create(name=name)
         elif create:

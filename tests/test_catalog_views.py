@@ -358,3 +358,31 @@ def test_the_django_admin_refuses_an_unknown_weight_profile_and_edits_no_version
     assert (
         client.post(f"/admin/catalog/metricversion/{version.pk}/delete/", {"post": "yes"}).status_code == 403
     )
+
+
+def test_every_catalog_page_renders(client, admin_a):
+    deployment = deployment_in(SystemFactory(slug="credit-risk"))
+    outcome = services.set_threshold_override(
+        "error_rate", scope="deployment", target=deployment, warn_threshold=0.02, reason="x", actor=admin_a
+    )
+    client.force_login(admin_a)
+    urls = [
+        reverse("catalog:metric-list"),
+        reverse("catalog:metric-detail", args=["feature_drift_ks"]),
+        reverse("catalog:metric-edit", args=["feature_drift_ks"]),
+        reverse("catalog:override-list"),
+        reverse("catalog:override-edit") + f"?metric=error_rate&scope=deployment&deployment={deployment.pk}",
+        reverse("catalog:override-history", args=["error_rate", outcome.version.scope_key]),
+        reverse("catalog:policy"),
+        reverse("catalog:weightprofile-list"),
+        reverse("catalog:weightprofile-create"),
+        reverse("catalog:weightprofile-detail", args=["high-stakes"]),
+        reverse("catalog:change-list"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert b"<script>" not in response.content  # CSP: no inline scripts
+    assert (
+        client.get(reverse("catalog:override-history", args=["error_rate", "system:999"])).status_code == 404
+    )
