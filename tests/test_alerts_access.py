@@ -170,3 +170,11 @@ def test_manager_actions_in_the_ui_with_htmx(client, firing, sre_a):
     firing.refresh_from_db()
     assert firing.state == "resolved" and firing.resolved_by == sre_a
     assert AuditRecord.objects.filter(action__startswith="alert.").count() == 3
+
+
+def test_actions_accept_urls_without_the_final_slash(client, firing, sre_a):
+    client.force_login(sre_a)
+    response = client.post(
+        f"/api/v1/alerts/{firing.pk}/acknowledge", {"comment": "no slash"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["ack_comment"] == "no slash"

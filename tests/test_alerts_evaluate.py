@@ -325,3 +325,21 @@ def test_threshold_overrides_from_the_catalog_are_the_rule(deployment_a, catalog
     feed(psi, deployment_a, [0.6], start=1)
     alert = Alert.objects.get()
     assert (alert.severity, alert.threshold, alert.rule["source"]) == ("critical", 0.5, "deployment")
+
+
+def test_evaluate_alerts_command_backfills_idempotently(deployment_a):
+    import io
+
+    from django.core.management import call_command
+
+    psi = metric("feature_drift_psi", for_windows=2)
+    for index, val in enumerate([0.12, 0.13, 0.01]):
+        value(psi, deployment_a, index, val, feature="income")
+    out = io.StringIO()
+    call_command("evaluate_alerts", "--deployment", str(deployment_a.pk), "--tick", stdout=out)
+    assert "evaluated 3 values (3 applied" in out.getvalue() and "3 transitions" in out.getvalue()
+    alert = Alert.objects.get()
+    assert alert.state == "resolved" and alert.fired_at is not None  # pending, fired, resolved in order
+    again = io.StringIO()
+    call_command("evaluate_alerts", stdout=again)
+    assert "0 applied, 3 re-evaluated" in again.getvalue() and "0 transitions" in again.getvalue()
