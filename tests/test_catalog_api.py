@@ -159,3 +159,14 @@ def test_the_effective_policy_endpoint(admin_a, sre_user):
     }
     # A deployment the user cannot see is a 404.
     assert api(sre_user).get(f"{LIST}error_rate/policy/", {"deployment": deployment.pk}).status_code == 404
+
+
+def test_a_catalog_admin_can_post_with_a_personal_token(admin_a):
+    _, raw = issue_token(kind="personal", user=admin_a)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post(
+        f"{LIST}latency_p95_ms/versions/", {"critical_threshold": 1500, "reason": "token"}, format="json"
+    )
+    assert response.status_code == 201
+    assert AuditRecord.objects.get(action="catalog.metric.version_created").actor == admin_a
