@@ -9,9 +9,9 @@ raw events), so its cost grows with metrics x instances, not with traffic.
 
 Which values a window uses: for each metric of the catalog, the all-traffic value
 (``segment == ""``; cohort slices are drill-down, fairness already compares cohorts) of each
-instance (feature, attribute) whose own window *ends* inside the trust window — or, for a metric
-whose window is longer than the trust window (daily quality and fairness), inside the last span
-of that metric's window before the trust window's end. When several fit (5-minute metrics in a
+instance (feature, attribute) whose own window *ends* inside the trust window — or, for a value
+whose window is longer than the trust window (daily quality and fairness), within its own window
+length before the trust window's end. When several fit (5-minute metrics in a
 1-hour trust window) the latest is used: the score describes the state at the window's end.
 Thresholds, direction and pillar always come from the metric's *current* version (through the
 effective policy), whichever version computed the value — so a threshold edit re-scores the
@@ -34,7 +34,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from catalog.models import Deployment, MetricVersion
@@ -123,12 +123,13 @@ def _load(deployment: Deployment, window_start: dt.datetime, window_end: dt.date
     }
     trust_span = window_end - window_start
     longest = max([trust_span, *WINDOW_SPANS.values()])
+    # Values ending inside the trust window, plus longer-window values (daily quality, fairness)
+    # ending within their own length of the trust window's end.
     rows = (
-        MetricValue.objects.filter(
-            deployment=deployment,
-            segment="",
-            window_end__lte=window_end,
-            window_end__gt=window_end - longest,
+        MetricValue.objects.filter(deployment=deployment, segment="", window_end__lte=window_end)
+        .filter(
+            Q(window_end__gt=window_end - trust_span)
+            | Q(window_end__gt=window_end - longest, window_start__lt=F("window_end") - trust_span)
         )
         .select_related("metric_version")
         .order_by("window_end", "metric_version__is_current", "id")
@@ -138,19 +139,22 @@ def _load(deployment: Deployment, window_start: dt.datetime, window_end: dt.date
         version = current.get(mv.metric_version.definition_id)
         if version is None:
             continue
-        span = max(trust_span, WINDOW_SPANS.get(version.window, trust_span))
+        span = max(trust_span, mv.window_end - mv.window_start)
         if mv.window_end <= window_end - span:
             continue
         latest[(version.definition_id, mv.feature, mv.attribute)] = mv
-    seen = set(
+    seen_versions = (
         MetricValue.objects.filter(
             deployment=deployment,
             segment="",
             window_end__lte=window_end,
             window_end__gt=window_end - EXPECTED_LOOKBACK,
         )
-        .values_list("metric_version__definition_id", flat=True)
+        .values_list("metric_version_id", flat=True)
         .distinct()
+    )
+    seen = set(
+        MetricVersion.objects.filter(pk__in=list(seen_versions)).values_list("definition_id", flat=True)
     )
     seen |= {definition_id for definition_id, _, _ in latest}
     return list(latest.values()), {d: current[d] for d in seen if d in current}
