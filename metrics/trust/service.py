@@ -150,6 +150,7 @@ def _load(deployment: Deployment, window_start: dt.datetime, window_end: dt.date
             window_end__lte=window_end,
             window_end__gt=window_end - EXPECTED_LOOKBACK,
         )
+        .order_by()
         .values_list("metric_version_id", flat=True)
         .distinct()
     )

@@ -48,7 +48,9 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"No deployment {', '.join(map(str, sorted(missing)))}.")
         else:
-            ids = sorted(set(MetricValue.objects.values_list("deployment_id", flat=True).distinct()))
+            ids = sorted(
+                set(MetricValue.objects.order_by().values_list("deployment_id", flat=True).distinct())
+            )
         count = 0
         for deployment_id in ids:
             window = start
