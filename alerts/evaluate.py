@@ -128,7 +128,10 @@ def _evaluate_deployment(deployment_id: int, values_qs, now: datetime) -> Evalua
         if not values:
             return report
         rules = _rules_for(values, deployment)
-        report.skipped_no_rule = sum(1 for v in values if v.metric_version.definition_id not in rules)
+        without_rule = {v.metric_version.definition_id for v in values} - set(rules)
+        report.skipped_no_rule = sum(1 for v in values if v.metric_version.definition_id in without_rule)
+        if without_rule:
+            _close_orphans(deployment, without_rule, now, report)
         values = [v for v in values if v.metric_version.definition_id in rules]
         if not values:
             return report
@@ -241,6 +244,25 @@ def _evaluate_deployment(deployment_id: int, values_qs, now: datetime) -> Evalua
         AlertEvaluation.objects.bulk_create(new_rows)
         _update_inhibition(deployment, open_alerts, firing_sources, now)
     return report
+
+
+def _close_orphans(
+    deployment: Deployment, metric_ids: set[int], now: datetime, report: EvaluationReport
+) -> None:
+    """Open alerts of metrics that no longer have thresholds end: there is no rule left."""
+    for alert in (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("metric", "incident")
+        .filter(deployment=deployment, metric_id__in=metric_ids, state__in=Alert.OPEN_STATES)
+    ):
+        was_firing = alert.state == Alert.State.FIRING
+        alert.state = Alert.State.RESOLVED if was_firing else Alert.State.INACTIVE
+        alert.resolved_at = now
+        alert.resolution = "the metric no longer has thresholds (rule removed)"
+        alert.save()
+        if was_firing:
+            lifecycle.on_resolved(alert, now, how=f"Resolved: {alert.resolution}")
+        report.transitions.append((alert.id, sm.T_RESOLVED if was_firing else sm.T_CANCELLED))
 
 
 def _apply(

@@ -22,7 +22,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, ListView, TemplateView
@@ -124,8 +124,18 @@ def _decorate(alerts: list[Alert], user, now) -> list[Alert]:
             params["segment"] = alert.segment
         if alert.feature:
             params["feature"] = alert.feature
-        alert.drilldown_url = f"{reverse('dashboards:system', args=[alert.system.slug])}?{urlencode(params)}"
+        alert.drilldown_url = _drilldown(alert, params)
     return alerts
+
+
+def _drilldown(alert: Alert, params: dict) -> str:
+    """The metric's drill-down page for the deployment (falls back to the system page)."""
+    rest = {k: v for k, v in params.items() if k in ("segment", "feature")}
+    try:
+        url = reverse("dashboards:metric", args=[alert.deployment_id, alert.metric.key])
+    except NoReverseMatch:
+        url, rest = reverse("dashboards:system", args=[alert.system.slug]), params
+    return f"{url}?{urlencode(rest)}" if rest else url
 
 
 def _queue_filters(request) -> dict:
@@ -176,7 +186,7 @@ class AlertQueueView(LoginRequiredMixin, TemplateView):
         now = timezone.now()
         context.update(
             alerts=_decorate(alerts, user, now),
-            filters=filters,
+            queue_filters=filters,
             systems=access.systems_for(user).order_by("slug"),
             severities=Alert.Severity.choices,
             pillars=MetricVersion.Pillar.choices,
@@ -310,9 +320,13 @@ def timeline(incident: Incident, now=None) -> list[dict]:
         }
         for e in incident.events.all()
     ]
-    for record in AuditRecord.objects.filter(
-        created_at__gte=start, created_at__lte=end, object_type__startswith="catalog.metric"
-    ).order_by("seq")[:100]:
+    catalog_changes = Q(action__startswith="catalog.metric.") | Q(action__startswith="catalog.override.")
+    catalog_changes |= Q(action__startswith="catalog.change.approved")
+    for record in (
+        AuditRecord.objects.filter(created_at__gte=start, created_at__lte=end)
+        .filter(catalog_changes | Q(object_type__in=["catalog.metricversion", "catalog.thresholdoverride"]))
+        .order_by("seq")[:100]
+    ):
         changed = ", ".join(sorted(record.diff)) if record.diff else record.action
         entries.append(
             {

@@ -343,3 +343,14 @@ def test_evaluate_alerts_command_backfills_idempotently(deployment_a):
     again = io.StringIO()
     call_command("evaluate_alerts", stdout=again)
     assert "0 applied, 3 re-evaluated" in again.getvalue() and "0 transitions" in again.getvalue()
+
+
+def test_an_open_alert_ends_when_its_rule_loses_its_thresholds(deployment_a):
+    psi = metric("feature_drift_psi")
+    feed(psi, deployment_a, [0.3])
+    metric("feature_drift_psi", warn=None, critical=None)  # the catalog drops the thresholds
+    report = evaluate_window(deployment_a.pk, *window(0), now=at(0, 30))  # any value of the metric
+    alert = Alert.objects.get()
+    assert alert.state == "resolved" and "rule removed" in alert.resolution
+    assert report.transitions == [(alert.id, "resolved")]
+    assert alert.incident.state == "resolved"

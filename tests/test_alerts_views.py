@@ -16,7 +16,6 @@ from alerts.evaluate import evaluate_window
 from alerts.models import Alert, Channel, EscalationPolicy, Incident, Notification, PostMortem
 from alerts.testing import metric, value, window
 from healthboard import access
-from healthboard.audit import record_change
 from healthboard.models import AuditRecord
 from tests.factories import UserFactory
 
@@ -96,21 +95,24 @@ def test_alert_detail_shows_evaluations_with_rule_snapshot(client, sre, queue):
     assert "warn 300.0 / crit 500.0 / for 1" in html and "Lineage" in html
 
 
-def test_incident_timeline_includes_catalog_changes_and_deploys(client, sre, queue, deployment_a):
+def test_incident_timeline_includes_catalog_changes_and_deploys(
+    client, sre, queue, deployment_a, catalog_admin
+):
+    from catalog import services
+
     incident = Incident.objects.get()
-    record_change(
-        action="catalog.metric.threshold",
-        object_type="catalog.metricversion",
-        object_id=1,
-        object_repr="latency_p95_ms v9",
-        before={"warn": 300},
-        after={"warn": 250},
-        reason="tighten",
+    services.set_threshold_override(
+        "latency_p95_ms",
+        scope="deployment",
+        target=deployment_a,
+        warn_threshold=250,
+        reason="tighten after the incident",
+        actor=catalog_admin,
     )
     client.force_login(sre)
     html = client.get(f"/sre/incidents/{incident.pk}/").content.decode()
     assert "Incident opened" in html and "Alert fired" in html
-    assert "Catalog change" in html and "tighten" in html
+    assert "Catalog change" in html and "tighten after the incident" in html
     # the deployment started "now", inside the open incident's period
     assert "<strong>Deploy</strong>" in html and f"{deployment_a.model_version} deployed" in html
 
