@@ -34,17 +34,20 @@ from metrics.trust import service
 
 __all__ = ["DeploymentReadinessView", "DeploymentTrustChangesView", "DeploymentTrustView", "trust_payload"]
 
-_json = serializers.JSONField()
-REASON_FIELDS = {
-    "code": serializers.CharField(),
-    "decision": serializers.ChoiceField(choices=["ready", "staged", "blocked"]),
-    "message": serializers.CharField(),
-    "metric": serializers.CharField(required=False),
-    "feature": serializers.CharField(required=False),
-    "attribute": serializers.CharField(required=False),
-    "value": serializers.FloatField(required=False, allow_null=True),
-    "threshold": serializers.FloatField(required=False, allow_null=True),
-}
+
+class ReadinessReasonSerializer(serializers.Serializer):
+    """One reason of a readiness decision (more keys appear per code, e.g. ``pillars``)."""
+
+    code = serializers.CharField()
+    decision = serializers.ChoiceField(choices=["ready", "staged", "blocked"])
+    message = serializers.CharField()
+    metric = serializers.CharField(required=False)
+    feature = serializers.CharField(required=False)
+    attribute = serializers.CharField(required=False)
+    value = serializers.FloatField(required=False, allow_null=True)
+    threshold = serializers.FloatField(required=False, allow_null=True)
+
+
 ReadinessSerializer = inline_serializer(
     "Readiness",
     {
@@ -56,7 +59,7 @@ ReadinessSerializer = inline_serializer(
         "readiness": serializers.ChoiceField(choices=["ready", "staged", "blocked"]),
         "score": serializers.FloatField(allow_null=True),
         "coverage": serializers.FloatField(allow_null=True),
-        "reasons": inline_serializer("ReadinessReason", REASON_FIELDS, many=True),
+        "reasons": ReadinessReasonSerializer(many=True),
         "containment": serializers.JSONField(allow_null=True),
         "window_start": serializers.DateTimeField(allow_null=True),
         "window_end": serializers.DateTimeField(allow_null=True),
@@ -77,7 +80,7 @@ TrustSerializer = inline_serializer(
         "pillars": serializers.JSONField(),
         "contributions": serializers.JSONField(),
         "readiness": serializers.CharField(),
-        "reasons": inline_serializer("ReadinessReason", REASON_FIELDS, many=True),
+        "reasons": ReadinessReasonSerializer(many=True),
         "containment": serializers.JSONField(allow_null=True),
         "weight_profile": serializers.JSONField(),
         "lineage": serializers.JSONField(),
@@ -228,7 +231,7 @@ class DeploymentTrustChangesView(APIView):
             ),
             OpenApiParameter("to", OpenApiTypes.INT, description="Trust score id (default: the latest)."),
         ],
-        responses=_json,
+        responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, pk: int):
         deployment = _deployment(request, pk)
