@@ -244,9 +244,7 @@ class MetricsSection:
                 raise ConfigError(plan.filename, _problems(exc, spec.node, spec.nodes)) from None
 
         detail = ", ".join(f"{k} {_short(k, old)} → {_short(k, new)}" for k, (old, new) in changed.items())
-        plan.add(
-            "metric.update", f"metric {spec.key} v{version.number} → v{version.number + 1}", detail, run
-        )
+        plan.add("metric.update", f"metric {spec.key} v{version.number} → v{version.number + 1}", detail, run)
 
     def export(self) -> list[dict]:
         out = []
