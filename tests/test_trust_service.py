@@ -178,6 +178,9 @@ def test_threshold_change_alone_unblocking_is_flagged_with_its_author(deployment
     metric("demographic_parity_difference", warn=0.3, critical=0.5, by=editor)
     [rescored] = service.recheck_policy([deployment_a], actor=editor)
     assert rescored.pk == blocked.pk and rescored.readiness == "ready"
+    assert rescored.policy["thresholds"]["demographic_parity_difference"]["critical"] == 0.5
+    rescored.refresh_from_db()
+    assert rescored.policy["thresholds"]["demographic_parity_difference"]["critical"] == 0.5
     anomaly = ScoreAnomaly.objects.get(kind="policy_flip")
     assert anomaly.caused_by == editor
     assert anomaly.details["old_readiness"] == "blocked" and anomaly.details["new_readiness"] == "ready"

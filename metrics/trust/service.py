@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
@@ -105,6 +105,15 @@ class Evaluation:
         ranked = self.result.contributions
         unknown = [m for m in self.result.metrics if not m.known]
         return [m.as_dict() for m in ranked] + [m.as_dict() for m in unknown]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The stored score a new one is compared with for a policy flip (its policy, then)."""
+
+    pk: int
+    policy: dict
+    computed_at: dt.datetime
 
 
 def _deployment(deployment_or_id) -> Deployment:
@@ -295,7 +304,7 @@ def _flag_jump(score: TrustScore) -> ScoreAnomaly | None:
     return anomaly
 
 
-def _flag_policy_flip(evaluation: Evaluation, score: TrustScore, reference: TrustScore | None, caused_by):
+def _flag_policy_flip(evaluation: Evaluation, score: TrustScore, reference: Reference | None, caused_by):
     if reference is None or not reference.policy:
         return None
     current = evaluation.policy_snapshot()
@@ -364,9 +373,13 @@ def compute_trust(
             .filter(deployment=deployment, window_start=window_start, window_end=window_end)
             .first()
         )
-        reference = existing or _same_length_history(deployment.pk, window_start, window_end).first()
-        reference_policy = dict(reference.policy) if reference is not None else None
-        reference_computed_at = reference.computed_at if reference is not None else None
+        found = existing or _same_length_history(deployment.pk, window_start, window_end).first()
+        # What the policy flip compares with, copied before ``existing`` is overwritten below.
+        reference = (
+            Reference(pk=found.pk, policy=dict(found.policy or {}), computed_at=found.computed_at)
+            if found is not None
+            else None
+        )
         fields = {
             "score": result.score,
             "coverage": result.coverage,
@@ -382,20 +395,26 @@ def compute_trust(
             "inputs": evaluation.inputs(),
             "computed_at": timezone.now(),
         }
+        created = False
         if existing is None:
-            score = TrustScore.objects.create(
-                deployment=deployment, window_start=window_start, window_end=window_end, **fields
-            )
-        else:
+            try:
+                with transaction.atomic():  # a savepoint: a concurrent worker may insert first
+                    score = TrustScore.objects.create(
+                        deployment=deployment, window_start=window_start, window_end=window_end, **fields
+                    )
+                created = True
+            except IntegrityError:
+                existing = TrustScore.objects.select_for_update().get(
+                    deployment=deployment, window_start=window_start, window_end=window_end
+                )
+        if not created:
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.save()
             score = existing
-        if existing is None:
+        if created:
             _flag_jump(score)
         if reference is not None:
-            # The reference row may be the one just updated: compare with its old policy.
-            reference.policy, reference.computed_at = reference_policy, reference_computed_at
             _flag_policy_flip(evaluation, score, reference, caused_by)
     return score
 
