@@ -1,0 +1,170 @@
+"""Plotly figures built server-side from aggregates (never raw events).
+
+Every time chart takes ``annotations`` — deploys, incidents and threshold changes as vertical
+markers — from :func:`annotations_for`. Figures go to the page as JSON data blocks
+(``json_script``) and ``static/dashboards/charts.js`` draws them with the locally served plotly.js.
+"""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+
+from catalog.models import Deployment, MetricVersion
+
+STATUS_CODE = {"ok": 0, "insufficient_data": 1, "warn": 2, "critical": 3}
+STATUS_COLOURS = [
+    [0.0, "#dcf3e5"],
+    [0.25, "#dcf3e5"],
+    [0.25, "#e5e7eb"],
+    [0.5, "#e5e7eb"],
+    [0.5, "#f6c66b"],
+    [0.75, "#f6c66b"],
+    [0.75, "#e0604f"],
+    [1.0, "#e0604f"],
+]
+MARKER_COLOURS = {"deploy": "#2457c5", "incident": "#c0392b", "threshold": "#7c3aed"}
+PALETTE = ["#2457c5", "#b7791f", "#c0392b", "#1f8a4c", "#7c3aed", "#0e7490"]
+
+
+def as_json(fig: go.Figure) -> dict:
+    return json.loads(fig.to_json())
+
+
+def annotations_for(system, since, until, *, metric=None) -> list[dict]:
+    """Deploys of the system, its incidents and (for one metric) threshold changes in the range."""
+    from alerts.models import Incident
+
+    marks = []
+    for started_at, version, env in Deployment.objects.filter(
+        environment__system=system, started_at__gte=since, started_at__lte=until
+    ).values_list("started_at", "model_version__version", "environment__slug")[:50]:
+        marks.append({"at": started_at, "kind": "deploy", "label": f"deploy {version} @ {env}"})
+    for opened_at, title in Incident.objects.filter(
+        system=system, opened_at__gte=since, opened_at__lte=until
+    ).values_list("opened_at", "title")[:50]:
+        marks.append({"at": opened_at, "kind": "incident", "label": f"incident: {title}"})
+    if metric is not None:
+        for created_at, number in MetricVersion.objects.filter(
+            definition__key=metric, created_at__gte=since, created_at__lte=until
+        ).values_list("created_at", "number")[:50]:
+            marks.append({"at": created_at, "kind": "threshold", "label": f"{metric} v{number}"})
+    return sorted(marks, key=lambda m: m["at"])
+
+
+def _add_markers(fig: go.Figure, annotations: list[dict]) -> None:
+    for mark in annotations:
+        colour = MARKER_COLOURS.get(mark["kind"], "#6b7280")
+        fig.add_vline(x=mark["at"].timestamp() * 1000, line={"color": colour, "width": 1, "dash": "dot"})
+    if annotations:
+        # One invisible-line trace per kind gives the markers a legend and hover text.
+        for kind, colour in MARKER_COLOURS.items():
+            marks = [m for m in annotations if m["kind"] == kind]
+            if not marks:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[m["at"] for m in marks],
+                    y=[0] * len(marks),
+                    yaxis="y2",
+                    mode="markers",
+                    name=kind,
+                    marker={"symbol": "triangle-up", "size": 10, "color": colour},
+                    text=[m["label"] for m in marks],
+                    hovertemplate="%{x}<br>%{text}<extra></extra>",
+                )
+            )
+        fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True})
+
+
+def time_chart(
+    series: dict[str, list[tuple]],
+    *,
+    annotations: list[dict] = (),
+    warn=None,
+    critical=None,
+    y_title: str = "",
+    height: int = 280,
+) -> dict:
+    """Lines over time: ``series`` maps a name to [(x, y), …]."""
+    fig = go.Figure()
+    for index, (name, points) in enumerate(series.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines",
+                name=name,
+                line={"color": PALETTE[index % len(PALETTE)], "width": 1.6},
+            )
+        )
+    for level, colour in ((warn, "#b7791f"), (critical, "#c0392b")):
+        if level is not None:
+            fig.add_hline(y=level, line={"dash": "dash", "color": colour, "width": 1})
+    _add_markers(fig, list(annotations))
+    fig.update_layout(
+        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        height=height,
+        yaxis={"title": y_title},
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+    )
+    return as_json(fig)
+
+
+def status_heatmap(
+    rows: list[str], columns: list, cells: dict, *, x_title: str = "", links: bool = True
+) -> dict:
+    """A grid coloured by status; ``cells[(row, column)] = (status, value)``."""
+    z, text = [], []
+    for row in rows:
+        z_row, t_row = [], []
+        for column in columns:
+            status, value = cells.get((row, column), (None, None))
+            z_row.append(None if status is None else STATUS_CODE.get(status, 1))
+            t_row.append("" if value is None else f"{value:.3g}")
+        z.append(z_row)
+        text.append(t_row)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in columns],
+            y=rows,
+            text=text,
+            zmin=0,
+            zmax=3,
+            colorscale=STATUS_COLOURS,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        margin={"l": 120, "r": 10, "t": 10, "b": 60},
+        height=max(160, 28 * len(rows) + 80),
+        xaxis={"title": x_title, "type": "category"},
+        yaxis={"autorange": "reversed"},
+    )
+    return as_json(fig)
+
+
+def histogram_overlay(edges_labels: list[str], reference: list[float], current: list[float]) -> dict:
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=edges_labels, y=reference, name="reference", marker={"color": "#9ca3af"}))
+    fig.add_trace(go.Bar(x=edges_labels, y=current, name="window", marker={"color": "#2457c5"}))
+    fig.update_layout(
+        barmode="group",
+        margin={"l": 50, "r": 10, "t": 10, "b": 80},
+        height=300,
+        yaxis={"title": "share", "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.35},
+    )
+    return as_json(fig)
+
+
+def bar_chart(labels: list[str], values: list[float], *, y_title: str = "", height: int = 260) -> dict:
+    fig = go.Figure(go.Bar(x=labels, y=values, marker={"color": "#2457c5"}))
+    fig.update_layout(margin={"l": 50, "r": 10, "t": 10, "b": 60}, height=height, yaxis={"title": y_title})
+    return as_json(fig)

@@ -1,0 +1,584 @@
+"""The role views: SRE ``/sre/``, data science ``/ds/`` and platform ``/platform/``.
+
+All of them read aggregates only (MetricValue, WindowProfile, IngestionStat, Alert/Incident);
+the drift cell's distribution overlay merges the stored 5-minute profiles of one window and the
+reference profile — never raw events.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max, Sum
+from django.db.models.functions import TruncHour
+from django.http import Http404
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+
+from alerts.models import Incident
+from catalog.models import System
+from dashboards import charts
+from dashboards.base import DashboardView, Table
+from dashboards.views import get_deployment, scoped_deployments, seg_slug
+from healthboard import access
+from metrics.models import MetricValue
+from metrics.models.engine import WindowProfile
+from metrics.models.ingestion import IngestionRejection, IngestionStat
+
+SRE_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "availability")
+DRIFT_KEYS = ("feature_drift_psi", "feature_drift_js", "feature_drift_wasserstein", "feature_drift_ks")
+FAIRNESS_KEYS = (
+    "demographic_parity_difference",
+    "disparate_impact_ratio",
+    "equal_opportunity_difference",
+    "equalized_odds_difference",
+    "group_accuracy_gap",
+)
+HEATMAP_WINDOWS = 24
+MAX_DEPLOYMENTS = 200
+
+
+def dep_label(d) -> str:
+    return f"{d.environment.system.slug}/{d.model_version.model.slug} {d.model_version.version} @ {d.environment.slug}"
+
+
+def pick_deployment(request, deployments):
+    wanted = request.GET.get("deployment")
+    for d in deployments:
+        if wanted and str(d.pk) == wanted:
+            return d
+    return deployments[0] if deployments else None
+
+
+def newest_by(values, key):
+    out = {}
+    for v in values:
+        out.setdefault(key(v), v)
+    return out
+
+
+class SreView(DashboardView):
+    template_name = "dashboards/sre.html"
+    page_name = "sre"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user, filters = self.request.user, self.filters
+        deployments = list(
+            scoped_deployments(user, filters).order_by("environment__system__slug", "id")[:MAX_DEPLOYMENTS]
+        )
+        recent = filters.end - timedelta(hours=6)
+        latest = newest_by(
+            MetricValue.objects.filter(
+                deployment__in=deployments,
+                metric_version__definition__key__in=SRE_KEYS,
+                segment=filters.segment,
+                feature="",
+                attribute="",
+                window_start__gte=recent,
+            )
+            .order_by("-window_start")
+            .values("deployment_id", "metric_version__definition__key", "value", "status", "pk"),
+            lambda v: (v["deployment_id"], v["metric_version__definition__key"]),
+        )
+        q = filters.query()
+        rows = []
+        for d in deployments:
+            cells = {key: latest.get((d.pk, key)) for key in SRE_KEYS}
+            rows.append(
+                {
+                    "deployment": d,
+                    "label": dep_label(d),
+                    "cells": [cells[k] for k in SRE_KEYS],
+                    "url": reverse("dashboards:sre") + filters.query(deployment=d.pk),
+                }
+            )
+        selected = pick_deployment(self.request, deployments)
+        latency_chart = error_chart = None
+        if selected is not None:
+            series = defaultdict(list)
+            for key, start, value in (
+                MetricValue.objects.filter(
+                    deployment=selected,
+                    metric_version__definition__key__in=SRE_KEYS,
+                    segment=filters.segment,
+                    feature="",
+                    attribute="",
+                    window_start__gte=filters.since,
+                )
+                .order_by("window_start")
+                .values_list("metric_version__definition__key", "window_start", "value")[:20000]
+            ):
+                series[key].append((start, value))
+            marks = charts.annotations_for(selected.environment.system, filters.since, filters.end)
+            latency_chart = charts.time_chart(
+                {k.replace("latency_", "").replace("_ms", ""): series.get(k, []) for k in SRE_KEYS[:3]},
+                annotations=marks,
+                y_title="latency ms",
+            )
+            error_chart = charts.time_chart(
+                {"error rate": series.get("error_rate", []), "availability": series.get("availability", [])},
+                annotations=marks,
+                y_title="share",
+                height=240,
+            )
+        incidents = list(
+            access.scope(Incident.objects.select_related("system"), user)
+            .exclude(state="resolved")
+            .order_by("-opened_at")[:25]
+        )
+        context.update(
+            {
+                "rows": rows,
+                "keys": SRE_KEYS,
+                "selected": selected,
+                "selected_label": dep_label(selected) if selected else "",
+                "latency_chart": latency_chart,
+                "error_chart": error_chart,
+                "incidents": incidents,
+                "extra_params": {"deployment": selected.pk} if selected else {},
+                "q": q,
+                "tables": {
+                    "service": Table(
+                        "service",
+                        ["deployment", "label", *SRE_KEYS],
+                        [
+                            [r["deployment"].pk, r["label"], *[c["value"] if c else None for c in r["cells"]]]
+                            for r in rows
+                        ],
+                    ),
+                    "incidents": Table(
+                        "incidents",
+                        ["incident", "system", "title", "state", "severity", "opened_at"],
+                        [
+                            [i.pk, i.system.slug, i.title, i.state, i.severity, i.opened_at.isoformat()]
+                            for i in incidents
+                        ],
+                    ),
+                },
+            }
+        )
+        return context
+
+
+class DataScienceView(DashboardView):
+    template_name = "dashboards/ds.html"
+    page_name = "ds"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user, filters, request = self.request.user, self.filters, self.request
+        deployments = list(
+            scoped_deployments(user, filters).order_by("environment__system__slug", "id")[:MAX_DEPLOYMENTS]
+        )
+        selected = pick_deployment(request, deployments)
+        metric = request.GET.get("metric", "feature_drift_psi")
+        if metric not in DRIFT_KEYS:
+            metric = "feature_drift_psi"
+        context.update(
+            {
+                "deployments": [(d.pk, dep_label(d)) for d in deployments],
+                "selected": selected,
+                "metric": metric,
+                "drift_keys": DRIFT_KEYS,
+                "extra_params": {"deployment": selected.pk, "metric": metric} if selected else {},
+            }
+        )
+        if selected is None:
+            return context
+        # feature by window (the newest HEATMAP_WINDOWS windows of the range, one segment)
+        drift = list(
+            MetricValue.objects.filter(
+                deployment=selected,
+                metric_version__definition__key=metric,
+                segment=filters.segment,
+                window_start__gte=filters.since,
+            )
+            .order_by("-window_start")
+            .values_list("feature", "window_start", "status", "value")[:5000]
+        )
+        windows = sorted({w for _, w, _, _ in drift}, reverse=True)[:HEATMAP_WINDOWS][::-1]
+        window_set = set(windows)
+        features = sorted({f for f, *_ in drift})
+        cells = {(f, w.strftime("%m-%d %H:%M")): (s, v) for f, w, s, v in drift if w in window_set}
+        heatmap = charts.status_heatmap(
+            features, [w.strftime("%m-%d %H:%M") for w in windows], cells, x_title="window"
+        )
+        self.window_index = {w.strftime("%m-%d %H:%M"): w.isoformat() for w in windows}
+        # feature by cohort: the newest value per (feature, segment) in the last windows
+        cohort_rows = newest_by(
+            MetricValue.objects.filter(
+                deployment=selected,
+                metric_version__definition__key=metric,
+                window_start__gte=max(filters.since, filters.end - timedelta(days=2)),
+            )
+            .order_by("-window_start")
+            .values_list("feature", "segment", "status", "value", "window_start")[:20000],
+            lambda r: (r[0], r[1]),
+        )
+        segments = sorted({s for (_, s) in cohort_rows}, key=lambda s: (s != "", s))
+        cohort_map = charts.status_heatmap(
+            features,
+            [s or "all" for s in segments],
+            {(f, s or "all"): (r[2], r[3]) for (f, s), r in cohort_rows.items()},
+            x_title="segment",
+        )
+        sensitive_ok = access.has_perm(user, selected, access.VIEW_SENSITIVE)
+        fairness = []
+        if sensitive_ok:
+            fairness = list(
+                newest_by(
+                    MetricValue.objects.filter(
+                        deployment=selected,
+                        metric_version__definition__key__in=FAIRNESS_KEYS,
+                        window_start__gte=filters.since,
+                    )
+                    .select_related("metric_version__definition")
+                    .order_by("-window_start")[:500],
+                    lambda v: (v.metric_version.definition.key, v.attribute),
+                ).values()
+            )
+            fairness.sort(key=lambda v: (v.attribute, v.metric_version.definition.key))
+        quality = defaultdict(list)
+        for key, start, value in (
+            MetricValue.objects.filter(
+                deployment=selected,
+                metric_version__definition__key__in=("accuracy", "accuracy_delta_vs_baseline"),
+                segment=filters.segment,
+                window_start__gte=filters.since,
+            )
+            .order_by("window_start")
+            .values_list("metric_version__definition__key", "window_start", "value")[:5000]
+        ):
+            quality[key].append((start, value))
+        marks = charts.annotations_for(selected.environment.system, filters.since, filters.end)
+        quality_chart = charts.time_chart(
+            dict(quality), annotations=marks, y_title="accuracy / delta", height=240
+        )
+        cell_url = (
+            reverse("dashboards:ds-distribution")
+            + f"?deployment={selected.pk}&segment={filters.segment}&feature=__row__&window=__col__"
+        )
+        context.update(
+            {
+                "heatmap": heatmap,
+                "cohort_map": cohort_map,
+                "window_index": self.window_index,
+                "cell_url": cell_url,
+                "fairness": fairness,
+                "sensitive_ok": sensitive_ok,
+                "quality_chart": quality_chart,
+                "features": features,
+                "windows": windows,
+                "cohort_options": [s for s in segments if s],
+                "tables": {
+                    "drift": Table(
+                        "drift",
+                        ["feature", "window_start", "status", "value"],
+                        [[f, w.isoformat(), s, v] for f, w, s, v in drift if w in window_set],
+                    ),
+                    **(
+                        {
+                            "fairness": Table(
+                                "fairness",
+                                [
+                                    "metric",
+                                    "attribute",
+                                    "window_start",
+                                    "value",
+                                    "status",
+                                    "groups",
+                                    "excluded",
+                                ],
+                                [
+                                    [
+                                        v.metric_version.definition.key,
+                                        v.attribute,
+                                        v.window_start.isoformat(),
+                                        v.value,
+                                        v.status,
+                                        v.details.get("groups"),
+                                        v.details.get("excluded"),
+                                    ]
+                                    for v in fairness
+                                ],
+                            )
+                        }
+                        if sensitive_ok
+                        else {}
+                    ),
+                },
+            }
+        )
+        return context
+
+
+def _bin_labels(edges) -> list[str]:
+    edges = list(edges)
+    if not edges:
+        return ["all"]
+    labels = [f"< {edges[0]:.3g}"]
+    labels += [f"[{a:.3g}, {b:.3g})" for a, b in itertools.pairwise(edges)]
+    labels.append(f"≥ {edges[-1]:.3g}")
+    return labels
+
+
+class DistributionView(DashboardView):
+    """Reference vs one window for one feature: histogram overlay from stored profiles + values.
+
+    Served as an HTMX partial when a drift cell is clicked, and as a full page otherwise."""
+
+    template_name = "dashboards/distribution.html"
+    page_name = "distribution"
+
+    def get_template_names(self):
+        if getattr(self.request, "htmx", False):
+            return ["dashboards/_distribution.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        from metrics.compute.profiles import WindowProfile as Profile
+        from metrics.compute.profiles import merge
+        from metrics.engine import context as engine_context
+
+        context = super().get_context_data(**kwargs)
+        get = self.request.GET
+        deployment = get_deployment(self.request.user, get.get("deployment"))
+        feature = get.get("feature", "")
+        segment = get.get("segment", "")
+        window_raw = get.get("window", "")
+        values = MetricValue.objects.filter(
+            deployment=deployment,
+            feature=feature,
+            segment=segment,
+            metric_version__definition__key__in=(*DRIFT_KEYS, "feature_drift_chi2_p"),
+        ).select_related("metric_version__definition", "run")
+        start = parse_datetime(window_raw)
+        if start is None:
+            # a heatmap label "MM-DD HH:MM": find that window among the newest values
+            newest = values.order_by("-window_start").values_list("window_start", flat=True)[:2000]
+            start = next((w for w in newest if w.strftime("%m-%d %H:%M") == window_raw), None)
+        if start is None:
+            raise Http404("No such window.")
+        window_values = list(values.filter(window_start=start))
+        if not window_values:
+            raise Http404("No drift values for this window.")
+        end = window_values[0].window_end
+        stored = list(
+            WindowProfile.objects.filter(
+                deployment=deployment, segment=segment, bucket_start__gte=start, bucket_start__lt=end
+            ).values_list("profile", flat=True)
+        )
+        overlay = None
+        note = ""
+        ctx = engine_context.load(deployment.pk)
+        ref = ctx.reference_data()
+        ref_profile = ref.profile(segment) or ref.whole if ref is not None else None
+        if segment and ref is not None and ref.profile(segment) is None:
+            note = "The segment has too few reference rows; compared with the whole reference."
+        if stored and ref_profile is not None:
+            current = merge([Profile.from_dict(p) for p in stored])
+            ref_num, cur_num = ref_profile.numeric.get(feature), current.numeric.get(feature)
+            if ref_num is not None and cur_num is not None and len(ref_num.counts) == len(cur_num.counts):
+                labels = _bin_labels(ref_num.edges)
+                r, c = ref_num.counts, cur_num.counts
+                overlay = charts.histogram_overlay(
+                    labels,
+                    [x / max(1, r.sum()) for x in r.tolist()],
+                    [x / max(1, c.sum()) for x in c.tolist()],
+                )
+            else:
+                ref_cat, cur_cat = ref_profile.categorical.get(feature), current.categorical.get(feature)
+                if ref_cat is not None and cur_cat is not None:
+                    rd, cd = ref_cat.to_dict().get("counts", {}), cur_cat.to_dict().get("counts", {})
+                    cats = sorted(set(rd) | set(cd))
+                    rt, ct = max(1, sum(rd.values())), max(1, sum(cd.values()))
+                    overlay = charts.histogram_overlay(
+                        cats, [rd.get(k, 0) / rt for k in cats], [cd.get(k, 0) / ct for k in cats]
+                    )
+        elif not stored:
+            note = "The 5-minute profiles of this window are no longer stored."
+        context.update(
+            {
+                "deployment": deployment,
+                "feature": feature,
+                "segment": segment,
+                "window_start": start,
+                "window_end": end,
+                "values": sorted(window_values, key=lambda v: v.metric_version.definition.key),
+                "overlay": overlay,
+                "note": note,
+                "segment_slug": seg_slug(segment),
+                "tables": {
+                    "statistics": Table(
+                        "statistics",
+                        [
+                            "metric",
+                            "value",
+                            "status",
+                            "reference_size",
+                            "current_size",
+                            "metric_version",
+                            "run",
+                        ],
+                        [
+                            [
+                                v.metric_version.definition.key,
+                                v.value,
+                                v.status,
+                                v.details.get("reference_size"),
+                                v.details.get("current_size"),
+                                v.metric_version.number,
+                                v.run_id,
+                            ]
+                            for v in window_values
+                        ],
+                    )
+                },
+            }
+        )
+        return context
+
+
+def table_sizes() -> list[tuple[str, int]]:
+    """PostgreSQL: total size (with indexes and TOAST) of the project's tables; elsewhere: []."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() "
+            "AND (c.relname LIKE 'metrics_%%' OR c.relname LIKE 'alerts_%%' OR c.relname LIKE 'catalog_%%') "
+            "AND NOT c.relispartition ORDER BY 2 DESC LIMIT 20"
+        )
+        return list(cursor.fetchall())
+
+
+def queue_depths() -> tuple[list[tuple[str, int]], str]:
+    """Celery queue lengths when the broker is Redis (LLEN of each queue), else an explanation."""
+    url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return [], "The broker is not Redis; queue depth is not available."
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3)
+        return [(q, int(client.llen(q))) for q in ("ingest", "compute", "notify", "celery")], ""
+    except Exception as exc:  # the page must render when the broker is down
+        return [], f"Broker unreachable: {exc.__class__.__name__}"
+
+
+class PlatformView(DashboardView):
+    template_name = "dashboards/platform.html"
+    page_name = "platform"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user, filters = self.request.user, self.filters
+        system_ids = (
+            access.system_ids_for(user)
+            if not user.is_superuser
+            else set(System.objects.values_list("id", flat=True))
+        )
+        stats = list(
+            IngestionStat.objects.filter(system_id__in=system_ids, bucket__gte=filters.since)
+            .annotate(hour=TruncHour("bucket"))
+            .values("hour")
+            .annotate(accepted=Sum("accepted"), rejected=Sum("rejected"), duplicates=Sum("duplicates"))
+            .order_by("hour")
+        )
+        throughput_chart = charts.time_chart(
+            {
+                "accepted / min": [(s["hour"], (s["accepted"] or 0) / 60) for s in stats],
+                "rejected / min": [(s["hour"], (s["rejected"] or 0) / 60) for s in stats],
+            },
+            y_title="records per minute",
+            height=240,
+        )
+        rejections = list(
+            IngestionRejection.objects.filter(system_id__in=system_ids, bucket__gte=filters.since)
+            .values("system__slug", "kind", "reason")
+            .annotate(records=Sum("records"), requests=Sum("requests"))
+            .order_by("-records")[:50]
+        )
+        deployments = list(
+            scoped_deployments(user, filters).order_by("environment__system__slug", "id")[:MAX_DEPLOYMENTS]
+        )
+        newest = dict(
+            WindowProfile.objects.filter(
+                deployment__in=deployments, segment="", bucket_start__gte=filters.end - timedelta(days=2)
+            )
+            .values("deployment_id")
+            .annotate(newest=Max("newest_event_at"))
+            .values_list("deployment_id", "newest")
+        )
+        freshness = []
+        for d in deployments:
+            at = newest.get(d.pk)
+            lag = (filters.end - at).total_seconds() if at else None
+            freshness.append(
+                {
+                    "deployment": d,
+                    "label": dep_label(d),
+                    "newest": at,
+                    "lag": lag,
+                    "stale": lag is None or lag > 3600,
+                }
+            )
+        freshness.sort(key=lambda r: -(r["lag"] if r["lag"] is not None else 1e18))
+        sizes = table_sizes()
+        queues, queue_note = queue_depths()
+        context.update(
+            {
+                "throughput_chart": throughput_chart,
+                "totals": {
+                    "accepted": sum(s["accepted"] or 0 for s in stats),
+                    "rejected": sum(s["rejected"] or 0 for s in stats),
+                    "duplicates": sum(s["duplicates"] or 0 for s in stats),
+                },
+                "rejections": rejections,
+                "freshness": freshness,
+                "sizes": sizes,
+                "sizes_supported": connection.vendor == "postgresql",
+                "queues": queues,
+                "queue_note": queue_note,
+                "tables": {
+                    "throughput": Table(
+                        "throughput",
+                        ["hour", "accepted", "rejected", "duplicates"],
+                        [
+                            [s["hour"].isoformat(), s["accepted"], s["rejected"], s["duplicates"]]
+                            for s in stats
+                        ],
+                    ),
+                    "rejections": Table(
+                        "rejections",
+                        ["system", "kind", "reason", "records", "requests"],
+                        [
+                            [r["system__slug"], r["kind"], r["reason"], r["records"], r["requests"]]
+                            for r in rejections
+                        ],
+                    ),
+                    "freshness": Table(
+                        "freshness",
+                        ["deployment", "label", "newest_event_at", "lag_s"],
+                        [
+                            [
+                                r["deployment"].pk,
+                                r["label"],
+                                r["newest"].isoformat() if r["newest"] else "",
+                                r["lag"],
+                            ]
+                            for r in freshness
+                        ],
+                    ),
+                    "storage": Table("storage", ["table", "bytes"], [list(s) for s in sizes]),
+                },
+            }
+        )
+        return context

@@ -1,0 +1,196 @@
+"""Dashboards: each view renders for its role, hides what the role may not see, bounded queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from healthboard import access
+from metrics.models import MetricValue
+from tests.test_dashboards_support import firing_alert, populate
+from tests.factories import DeploymentFactory, SystemFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_portfolio_shows_only_visible_systems_with_scores_and_risks(
+    client, alice, bob, deployment_a, deployment_b
+):
+    populate(deployment_a, score=55.0, readiness="blocked")
+    populate(deployment_b)
+    firing_alert(deployment_a)
+    html = login(client, alice).get("/").content.decode()
+    assert 'data-system="system-a"' in html
+    assert "system-b" not in html
+    assert "55" in html and "readiness-blocked" in html
+    assert "latency_p95_ms is critical" in html  # the risk's one-line reason
+    assert reverse("dashboards:deployment", args=[deployment_a.pk]) in html  # the risk drills down
+    assert 'data-testid="firing-critical"><span class="stat-num crit">1<' in html
+
+
+def test_portfolio_query_count_does_not_grow_with_systems(client, django_assert_max_num_queries):
+    user = UserFactory(username="exec", roles=["executive"])
+    for n in range(2):
+        d = DeploymentFactory(model_version__model__system=SystemFactory(slug=f"s{n}"))
+        access.grant(d.environment.system, [access.VIEW], user=user)
+        populate(d, hours=3)
+    login(client, user)
+    with django_assert_max_num_queries(14):
+        assert client.get("/").status_code == 200
+    for n in range(2, 8):
+        d = DeploymentFactory(model_version__model__system=SystemFactory(slug=f"s{n}"))
+        access.grant(d.environment.system, [access.VIEW], user=user)
+        populate(d, hours=3)
+        firing_alert(d, "warning")
+    access.forget_cached_access(user)
+    with django_assert_max_num_queries(14):
+        response = client.get("/")
+    assert response.content.decode().count('class="tile"') == 8
+
+
+def test_drill_down_chain_for_owner_and_404_for_outsider(client, alice, bob, deployment_a):
+    populate(deployment_a)
+    value = MetricValue.objects.filter(
+        deployment=deployment_a, metric_version__definition__key="latency_p95_ms"
+    ).first()
+    urls = [
+        reverse("dashboards:system", args=["system-a"]),
+        reverse("dashboards:deployment", args=[deployment_a.pk]),
+        reverse("dashboards:metric", args=[deployment_a.pk, "latency_p95_ms"]),
+        reverse("dashboards:segment", args=[deployment_a.pk, "latency_p95_ms", "all"]),
+        reverse("dashboards:value", args=[value.pk]),
+        reverse("dashboards:events", args=[value.pk]),
+    ]
+    login(client, alice)
+    for url in urls:
+        response = client.get(url + "?env=production&range=24h")
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert 'aria-label="Breadcrumb"' in html
+        assert "range=24h" in html  # the filters are kept in the breadcrumb links
+    value_html = client.get(urls[4]).content.decode()
+    assert f"run {value.run_id}" in value_html or f"#{value.run_id}" in value_html
+    assert "v1" in value_html or "(current)" in value_html
+    client.logout()
+    login(client, bob)
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+
+
+def test_sensitive_fairness_hidden_without_view_sensitive(client, alice, deployment_a, system_a):
+    populate(deployment_a)
+    fairness = MetricValue.objects.filter(
+        deployment=deployment_a, metric_version__definition__key="demographic_parity_difference"
+    ).first()
+    login(client, alice)
+    html = client.get(reverse("dashboards:deployment", args=[deployment_a.pk])).content.decode()
+    assert "demographic_parity_difference" not in html
+    assert 'data-testid="sensitive-hidden"' in html
+    assert client.get(reverse("dashboards:value", args=[fairness.pk])).status_code == 404
+    assert (
+        client.get(
+            reverse("dashboards:metric", args=[deployment_a.pk, "demographic_parity_difference"])
+        ).status_code
+        == 404
+    )
+    ds = client.get(reverse("dashboards:ds") + f"?deployment={deployment_a.pk}").content.decode()
+    assert (
+        'data-testid="fairness-restricted"' in ds
+        and "rate" not in ds.split("Fairness by group")[1].split("</table>")[0]
+    )
+
+    access.grant(system_a, [access.VIEW_SENSITIVE], user=alice)
+    access.forget_cached_access(alice)
+    ds = client.get(reverse("dashboards:ds") + f"?deployment={deployment_a.pk}").content.decode()
+    assert 'data-testid="fairness"' in ds and "n=40" in ds and "demographic_parity_difference" in ds
+    assert client.get(reverse("dashboards:value", args=[fairness.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["sre", "ds", "platform", "scenarios"])
+def test_role_pages_render_scoped_and_bounded(
+    client, alice, bob, deployment_a, deployment_b, name, django_assert_max_num_queries
+):
+    populate(deployment_a)
+    populate(deployment_b)
+    login(client, alice)
+    with django_assert_max_num_queries(25):
+        response = client.get(reverse(f"dashboards:{name}") + f"?deployment={deployment_a.pk}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "system-b" not in html
+    if name != "platform":
+        assert "system-a" in html
+    assert client.get(reverse(f"dashboards:{name}") + f"?deployment={deployment_b.pk}").status_code in (
+        200,
+        404,
+    )
+
+
+def test_sre_shows_percentiles_and_charts(client, alice, deployment_a):
+    populate(deployment_a, p95=321.0)
+    html = login(client, alice).get(reverse("dashboards:sre")).content.decode()
+    assert "321.000" in html and 'id="latency-chart-data"' in html and reverse("alerts:queue") in html
+
+
+def test_nav_by_role(client, alice, bob):
+    assert 'data-nav="ds"' in login(client, alice).get("/").content.decode()
+    assert 'data-nav="sre"' not in client.get("/").content.decode()
+    client.logout()
+    html = login(client, bob).get("/").content.decode()
+    assert 'data-nav="sre"' in html and 'data-nav="ds"' not in html
+
+
+def test_csv_export_of_tables(client, alice, bob, deployment_a, deployment_b):
+    populate(deployment_a)
+    populate(deployment_b)
+    login(client, alice)
+    response = client.get(reverse("dashboards:sre") + "?format=csv&table=service")
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().strip().splitlines()
+    assert lines[0].startswith("deployment,label,latency_p50_ms")
+    assert len(lines) == 2 and "system-a" in lines[1]
+    segment = client.get(
+        reverse("dashboards:segment", args=[deployment_a.pk, "latency_p95_ms", "all"]) + "?format=csv"
+    ).content.decode()
+    assert segment.count("\n") == 7  # header + six windows
+    assert client.get("/?format=csv&table=nope").status_code == 404
+
+
+def test_drift_cell_opens_distribution_statistics(client, alice, deployment_a):
+    populate(deployment_a)
+    value = MetricValue.objects.filter(
+        deployment=deployment_a, metric_version__definition__key="feature_drift_psi", segment="region=eu"
+    ).first()
+    login(client, alice)
+    ds = client.get(
+        reverse("dashboards:ds") + f"?deployment={deployment_a.pk}&cohort=region%3Deu"
+    ).content.decode()
+    assert 'data-cell-url="' in ds and "drift-heatmap-data" in ds
+    response = client.get(
+        reverse("dashboards:ds-distribution"),
+        {
+            "deployment": deployment_a.pk,
+            "feature": "income",
+            "segment": "region=eu",
+            "window": value.window_start.isoformat(),
+        },
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html  # an htmx partial
+    assert "feature_drift_psi" in html and ">300<" in html and ">90<" in html
+
+
+def test_filters_restrict_environment(client, alice, deployment_a):
+    populate(deployment_a)
+    html = (
+        login(client, alice)
+        .get(reverse("dashboards:system", args=["system-a"]) + "?env=staging")
+        .content.decode()
+    )
+    assert "No deployments match the filters." in html
