@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from healthboard import access
 from metrics.models import MetricValue
-from tests.test_dashboards_support import firing_alert, populate
 from tests.factories import DeploymentFactory, SystemFactory, UserFactory
+from tests.test_dashboards_support import firing_alert, populate
 
 pytestmark = pytest.mark.django_db
 
