@@ -40,6 +40,7 @@ from healthboard import access
 from healthboard.audit import record_change, snapshot
 from metrics.models.trust import ScoreAnomaly, TrustScore
 from metrics.trust import service
+from metrics.trust.redaction import Redactor
 
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 HISTORY_POINTS = 168  # one week of hourly windows
@@ -133,10 +134,12 @@ def history_figure(points: list[TrustScore], anomalies: list[ScoreAnomaly]) -> d
 def trust_panel_context(deployment: Deployment, user) -> dict:
     """Everything ``metrics/_trust_panel.html`` needs (the caller has checked access)."""
     latest = TrustScore.objects.latest_for(deployment)
+    redactor = Redactor(user, deployment)
     context = {"deployment": deployment, "trust": latest, "plotly_version": plotly.__version__}
     if latest is None:
         context["gate"] = service.gate(deployment)
         return context
+    context["reasons"] = redactor.reasons(latest.reasons)
     points = list(TrustScore.objects.filter(deployment=deployment).order_by("-window_end")[:HISTORY_POINTS])[
         ::-1
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from healthboard import access
 from healthboard.tokens import issue_token
 from metrics.trust import service
 from tests.trust.helpers import HOUR, T0, healthy, metric, value
@@ -81,3 +82,27 @@ def test_history_and_changes(client, alice, deployment_a, scored):
     assert changes["by_pillar"][0]["pillar"] == "fairness"
     assert client.get(f"/api/v1/deployments/{deployment_a.pk}/trust/?history=x").status_code == 400
     assert client.get(f"/api/v1/deployments/{deployment_a.pk}/trust/changes/?to=999999").status_code == 404
+
+
+def test_sensitive_fairness_values_need_view_sensitive(client, alice, deployment_a, system_a):
+    healthy(deployment_a)
+    value(deployment_a, metric("demographic_parity_difference", sensitive=True), 0.31, attribute="sex")
+    service.compute_trust(deployment_a.pk, T0, T0 + HOUR)
+    client.force_login(alice)  # view_system only
+    trust = client.get(f"/api/v1/deployments/{deployment_a.pk}/trust/").json()
+    readiness = client.get(f"/api/v1/deployments/{deployment_a.pk}/readiness/").json()
+    for reason in (trust["reasons"][0], readiness["reasons"][0]):
+        assert reason["metric"] == "demographic_parity_difference" and reason["code"] == "metric_critical"
+        assert reason["value"] is None and "0.31" not in reason["message"]
+        assert "value hidden" in reason["message"]
+    fair = next(c for c in trust["contributions"] if c["metric"] == "demographic_parity_difference")
+    assert fair["worst"]["value"] is None
+    assert all(
+        i["value"] is None
+        for i in trust["lineage"]["inputs"]
+        if i["metric"] == "demographic_parity_difference"
+    )
+    assert "0.31" not in client.get(f"/deployments/{deployment_a.pk}/trust/").content.decode()
+    access.grant(system_a, [access.VIEW_SENSITIVE], user=alice)
+    trust = client.get(f"/api/v1/deployments/{deployment_a.pk}/trust/").json()
+    assert trust["reasons"][0]["value"] == 0.31 and "0.31" in trust["reasons"][0]["message"]

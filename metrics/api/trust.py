@@ -12,7 +12,8 @@
 
 Every deployment is looked up through ``healthboard.access``: another team's deployment is a
 404. Fairness values appear as aggregates (metric, attribute, value) only; per-group detail is
-never part of a trust payload.
+never part of a trust payload, and the values of sensitive (fairness) metrics are hidden from
+users without ``view_sensitive`` on the system (``metrics.trust.redaction``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from catalog.models import Deployment
 from healthboard import access
 from metrics.models.trust import ScoreAnomaly, TrustScore
 from metrics.trust import service
+from metrics.trust.redaction import Redactor
 
 __all__ = ["DeploymentReadinessView", "DeploymentTrustChangesView", "DeploymentTrustView", "trust_payload"]
 
@@ -112,7 +114,7 @@ def anomaly_payload(anomaly: ScoreAnomaly) -> dict:
     }
 
 
-def trust_payload(score: TrustScore, *, history: int = 0) -> dict:
+def trust_payload(score: TrustScore, *, history: int = 0, redactor: Redactor | None = None) -> dict:
     pillars = [
         {
             "pillar": pillar,
@@ -131,16 +133,19 @@ def trust_payload(score: TrustScore, *, history: int = 0) -> dict:
         "score": score.score,
         "coverage": score.coverage,
         "pillars": pillars,
-        "contributions": score.contributions,
+        "contributions": redactor.rows(score.contributions) if redactor else score.contributions,
         "readiness": score.readiness,
-        "reasons": score.reasons,
+        "reasons": redactor.reasons(score.reasons) if redactor else score.reasons,
         "containment": score.containment,
         "weight_profile": {
             "name": score.weight_profile,
             "version": score.weight_profile_version,
             "source": score.policy.get("profile", {}).get("source"),
         },
-        "lineage": {"metric_values": score.metric_value_ids, "inputs": score.inputs},
+        "lineage": {
+            "metric_values": score.metric_value_ids,
+            "inputs": redactor.rows(score.inputs) if redactor else score.inputs,
+        },
         "anomalies": [anomaly_payload(a) for a in score.anomalies.select_related("reviewed_by")],
         "history": [],
     }
@@ -203,7 +208,10 @@ class DeploymentTrustView(APIView):
             score = TrustScore.objects.latest_for(deployment)
         if score is None:
             raise NotFound("No trust score has been computed for this deployment yet.")
-        return Response(trust_payload(score, history=_int_param(request, "history", 0, 500)))
+        redactor = Redactor(request.user, deployment)
+        return Response(
+            trust_payload(score, history=_int_param(request, "history", 0, 500), redactor=redactor)
+        )
 
 
 class DeploymentReadinessView(APIView):
@@ -219,7 +227,9 @@ class DeploymentReadinessView(APIView):
     def get(self, request, pk: int):
         deployment = _deployment(request, pk)
         hours = _int_param(request, "max_age_hours", 0, 24 * 365)
-        return Response(service.gate(deployment, max_age=dt.timedelta(hours=hours) if hours else None))
+        answer = service.gate(deployment, max_age=dt.timedelta(hours=hours) if hours else None)
+        answer["reasons"] = Redactor(request.user, deployment).reasons(answer["reasons"])
+        return Response(answer)
 
 
 class DeploymentTrustChangesView(APIView):

@@ -24,7 +24,9 @@ PILLAR_OF = {
 }
 
 
-def metric(key: str, *, warn=..., critical=..., window: str = "1h", by=None) -> MetricVersion:
+def metric(
+    key: str, *, warn=..., critical=..., window: str = "1h", by=None, sensitive: bool = False
+) -> MetricVersion:
     """The current version of ``key`` with these thresholds (a new current version if they differ)."""
     pillar, direction, default_warn, default_critical = PILLAR_OF[key]
     warn = default_warn if warn is ... else warn
@@ -51,6 +53,7 @@ def metric(key: str, *, warn=..., critical=..., window: str = "1h", by=None) -> 
         data_source="events",
         direction=direction,
         window=window,
+        sensitive=sensitive,
         warn_threshold=warn,
         critical_threshold=critical,
         created_by=by,
