@@ -38,4 +38,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=5),
         "options": {"queue": "ingest", "expires": 290},
     },
+    # computation engine: closed windows from each deployment's watermark, dirty windows; reaper
+    "compute-schedule": {
+        "task": "metrics.tasks_compute.schedule",
+        "schedule": timedelta(minutes=1),
+        "options": {"queue": "compute", "expires": 55},
+    },
+    "compute-reap-stuck-runs": {
+        "task": "metrics.tasks_compute.reap_stuck_runs",
+        "schedule": timedelta(minutes=5),
+        "options": {"queue": "compute", "expires": 290},
+    },
 }

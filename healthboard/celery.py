@@ -18,6 +18,7 @@ app.conf.update(
     task_routes={
         "metrics.tasks.ingest_*": {"queue": "ingest"},
         "metrics.tasks.*": {"queue": "compute"},
+        "metrics.tasks_compute.*": {"queue": "compute"},  # the computation engine (issue 5)
         "alerts.tasks.*": {"queue": "notify"},
     },
     # At-least-once: a task is acknowledged after it finishes, and a task whose worker
@@ -33,6 +34,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 app.autodiscover_tasks()
+app.autodiscover_tasks(related_name="tasks_compute")  # metrics.tasks_compute (issue 5)
 
 
 def _load_beat_schedule() -> None:
