@@ -59,7 +59,7 @@ class QuarantineListView(LoginRequiredMixin, ListView):
         since = timezone.now() - timedelta(days=1)
         visible = access.scope(QuarantinedRecord.objects.all(), user, access.VIEW)
         context.update(
-            filters=self.filters,
+            qfilters=self.filters,
             systems=access.scope(System.objects.all(), user, access.VIEW).order_by("slug"),
             kinds=QuarantinedRecord.Kind.choices,
             reasons=sorted(set(visible.values_list("reason", flat=True).distinct())),

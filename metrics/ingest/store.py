@@ -7,8 +7,8 @@ Events, on both databases the same steps inside the caller's transaction:
    event id, and learn which keys were new — a key that another transaction is inserting at
    the same moment makes this statement wait for it, then count as a duplicate;
 3. write the rows of the new keys: on PostgreSQL with binary ``COPY`` straight into the
-   partitioned table (psycopg 3 ``copy.set_types``: the server parses no text), on SQLite with
-   one ``executemany``.
+   partitioned table (encoded by ``pgcopy``: the server parses no text, and no per-value
+   Python dumper runs), on SQLite with one ``executemany``.
 
 The caller commits once, so the keys and their events land together or not at all.
 """
@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 
 import psycopg
 from django.db import connection
+
+from metrics.ingest import pgcopy
 
 EVENT_COLUMNS = (
     "id",
@@ -38,23 +40,6 @@ EVENT_COLUMNS = (
     "numeric",
     "categorical",
     "cohort",
-)
-EVENT_TYPES = (
-    "int8",
-    "timestamptz",
-    "timestamptz",
-    "int8",
-    "int8",
-    "int8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "bool",
-    "text",
-    "float8[]",
-    "text[]",
-    "text[]",
 )
 REFERENCE_COLUMNS = (
     "reference_id",
@@ -138,49 +123,40 @@ def _insert_events_pg(system_id, rows, positions, deployment_ids, layout_ids, re
     # Django's own cursors bind client-side, which can neither send binary parameters nor COPY
     # binary as cheaply.
     with psycopg.Cursor(connection.connection) as cursor:
+        # A per-connection staging table, emptied at every commit. Created on every batch
+        # (IF NOT EXISTS: a catalogue lookup): a flag kept in Python could outlive a rolled-back
+        # CREATE and leave the connection without its table.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS ingest_key_stage (event_id text, ts timestamptz) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy("COPY ingest_key_stage (event_id, ts) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(pgcopy.encode_keys(rows, positions))
         cursor.execute(
             "INSERT INTO metrics_eventkey (system_id, event_id, ts, event_pk) "
-            "SELECT %s, u.e, u.t, nextval('metrics_predictionevent_id_seq') "
-            "FROM unnest(%s::text[], %s::timestamptz[]) AS u(e, t) "
+            "SELECT %s, event_id, ts, nextval('metrics_predictionevent_id_seq') FROM ingest_key_stage "
             "ON CONFLICT DO NOTHING RETURNING event_id, event_pk",
-            [system_id, [rows[p][6] for p in positions], [rows[p][0] for p in positions]],
+            [system_id],
             binary=True,
         )
         new = dict(cursor.fetchall())
+        if connection.savepoint_ids:
+            # Nested in an outer transaction: no commit will empty the stage before the next batch.
+            cursor.execute("DELETE FROM ingest_key_stage")
         if not new:
             return []
-        stored = []
+        payload, stored = pgcopy.encode_events(
+            rows,
+            positions,
+            new,
+            received_at=received_at,
+            system_id=system_id,
+            deployment_ids=deployment_ids,
+            layout_ids=layout_ids,
+        )
         with cursor.copy(
             f"COPY metrics_predictionevent ({_quoted(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(EVENT_TYPES)
-            write_row = copy.write_row
-            get = new.get
-            for p in positions:
-                ts, latency, prediction, score, label, error, event_id, numeric, categorical, cohort = rows[p]
-                pk = get(event_id)
-                if pk is None:
-                    continue
-                write_row(
-                    (
-                        pk,
-                        ts,
-                        received_at,
-                        system_id,
-                        deployment_ids[p],
-                        layout_ids[p],
-                        latency,
-                        prediction,
-                        score,
-                        label,
-                        error,
-                        event_id,
-                        numeric,
-                        categorical,
-                        cohort,
-                    )
-                )
-                stored.append(p)
+            copy.write(payload)
         return stored
 
 

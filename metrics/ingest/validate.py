@@ -67,6 +67,8 @@ _JSON_TYPES = {
     type(None): "null",
 }
 
+_FLOAT_ONLY = frozenset({float})
+_STR_ONLY = frozenset({str})
 NOT_FINITE = "must be finite (NaN and Infinity are not allowed)"
 OUT_OF_RANGE = "is out of range for a double-precision number"
 
@@ -339,19 +341,46 @@ def validate_events(
             errs = errs or _Errors()
             errs.add("error", "type", f"must be a boolean, got {json_type(error)}")
         prediction = ev.get("prediction")
-        if prediction is not None and (type(prediction) is not float or not isfinite(prediction)):
-            errs = errs or _Errors()
-            prediction = _number(prediction, "prediction", errs, allow_bool=True)
-        label = ev.get("label")
-        if label is not None and (type(label) is not float or not isfinite(label)):
-            errs = errs or _Errors()
-            label = _number(label, "label", errs, allow_bool=True)
-        score = ev.get("score")
-        if score is not None:
-            if type(score) is not float or not isfinite(score):
+        if prediction is not None and type(prediction) is not float:
+            if type(prediction) is int:
+                try:
+                    prediction = float(prediction)
+                except OverflowError:
+                    errs = errs or _Errors()
+                    errs.add("prediction", "out_of_range", OUT_OF_RANGE)
+                    prediction = None
+            else:
                 errs = errs or _Errors()
-                score = _number(score, "score", errs)
-            if score is not None and info is not None and info.is_binary and not 0.0 <= score <= 1.0:
+                prediction = _number(prediction, "prediction", errs, allow_bool=True)
+        label = ev.get("label")
+        if label is not None and type(label) is not float:
+            if type(label) is int:
+                try:
+                    label = float(label)
+                except OverflowError:
+                    errs = errs or _Errors()
+                    errs.add("label", "out_of_range", OUT_OF_RANGE)
+                    label = None
+            else:
+                errs = errs or _Errors()
+                label = _number(label, "label", errs, allow_bool=True)
+        score = ev.get("score")
+        if score is not None and type(score) is not float:
+            errs = errs or _Errors()
+            score = _number(score, "score", errs)
+        # NaN / ±inf (only possible from the standard-library fallback parse) fail here:
+        # x - x is 0.0 for every finite float and NaN otherwise.
+        if prediction is not None and prediction - prediction != 0.0:
+            errs = errs or _Errors()
+            errs.add("prediction", "not_finite", NOT_FINITE)
+        if label is not None and label - label != 0.0:
+            errs = errs or _Errors()
+            errs.add("label", "not_finite", NOT_FINITE)
+        if score is not None:
+            if score - score != 0.0:
+                errs = errs or _Errors()
+                errs.add("score", "not_finite", NOT_FINITE)
+            elif info is not None and info.is_binary and not 0.0 <= score <= 1.0:
                 errs = errs or _Errors()
                 errs.add("score", "out_of_range", "must be between 0 and 1 for a binary classification model")
 
@@ -377,18 +406,23 @@ def validate_events(
                             "unknown_feature",
                             f"unknown feature (declared: {_declared(info.feature_names)})",
                         )
-                for j, value in enumerate(numeric):
-                    if type(value) is float:
-                        if value - value != 0.0:
+                # Fast path: all floats and their sum finite (NaN/inf propagate into the sum).
+                if numeric and not (set(map(type, numeric)) <= _FLOAT_ONLY and isfinite(sum(numeric))):
+                    for j, value in enumerate(numeric):
+                        if type(value) is float:
+                            if value - value != 0.0:
+                                errs = errs or _Errors()
+                                errs.add(f"features.{info.numeric[j]}", "not_finite", NOT_FINITE)
+                        elif value is not None:
                             errs = errs or _Errors()
-                            errs.add(f"features.{info.numeric[j]}", "not_finite", NOT_FINITE)
-                    elif value is not None:
-                        errs = errs or _Errors()
-                        numeric[j] = _number(value, f"features.{info.numeric[j]}", errs)
-                for j, value in enumerate(categorical):
-                    if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
-                        errs = errs or _Errors()
-                        categorical[j] = _text(value, f"features.{info.categorical[j]}", errs)
+                            numeric[j] = _number(value, f"features.{info.numeric[j]}", errs)
+                if categorical and not (
+                    set(map(type, categorical)) <= _STR_ONLY and max(map(len, categorical)) <= MAX_TEXT
+                ):
+                    for j, value in enumerate(categorical):
+                        if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                            errs = errs or _Errors()
+                            categorical[j] = _text(value, f"features.{info.categorical[j]}", errs)
             raw_cohort = ev.get("cohort")
             if raw_cohort is None:
                 cohort = [None] * len(info.cohorts)
@@ -397,19 +431,19 @@ def validate_events(
                 errs.add("cohort", "type", f"must be an object, got {json_type(raw_cohort)}")
             else:
                 cohort = [raw_cohort.get(name) for name in info.cohorts]
-                extra = [str(k) for k in raw_cohort if k not in info.cohorts] if raw_cohort else []
-                if extra:
+                if not raw_cohort.keys() <= cohort_known(info):
                     errs = errs or _Errors()
-                    for name in sorted(extra):
+                    for name in sorted(str(k) for k in raw_cohort.keys() - cohort_known(info)):
                         errs.add(
                             f"cohort.{name}",
                             "unknown_cohort",
                             f"unknown cohort attribute (declared: {_declared(info.cohorts)})",
                         )
-                for j, value in enumerate(cohort):
-                    if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
-                        errs = errs or _Errors()
-                        cohort[j] = _text(value, f"cohort.{info.cohorts[j]}", errs)
+                if cohort and not (set(map(type, cohort)) <= _STR_ONLY and max(map(len, cohort)) <= MAX_TEXT):
+                    for j, value in enumerate(cohort):
+                        if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                            errs = errs or _Errors()
+                            cohort[j] = _text(value, f"cohort.{info.cohorts[j]}", errs)
 
         if errs is not None and errs.errors:
             rejected_append(Rejection(index, event_id, errs.errors, errs.reason))
@@ -428,6 +462,13 @@ def validate_events(
 
     out.min_ts, out.max_ts = min_ts, max_ts
     return out
+
+
+def cohort_known(info: ModelInfo) -> set[str]:
+    known = getattr(info, "_cohorts_known", None)
+    if known is None:
+        known = info._cohorts_known = set(info.cohorts)
+    return known
 
 
 def info_known(info: ModelInfo) -> set[str]:
