@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("metrics.api.urls")),
     path("", include("metrics.api.results_urls")),
+    path("", include("metrics.api.backfill_urls")),  # recompute under a catalog version (issue 5)
     path("", include("alerts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

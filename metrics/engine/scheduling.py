@@ -40,11 +40,10 @@ def _free(now: datetime, owner: str | None = None) -> Q:
 
 
 def initial_watermark(deployment: Deployment, now: datetime) -> datetime:
-    closed = windows.closed_until(now)
-    start = closed - conf.initial_lookback()
-    if deployment.started_at is not None:
-        start = max(start, windows.floor(deployment.started_at))
-    return windows.floor(min(start, closed))
+    """``COMPUTE_INITIAL_LOOKBACK_HOURS`` before the last closed window (not the deployment's
+    ``started_at``: events may predate the registration; windows before the first event are
+    skipped cheaply anyway)."""
+    return windows.closed_until(now) - conf.initial_lookback()
 
 
 def ensure_watermarks(now: datetime) -> int:
@@ -54,7 +53,7 @@ def ensure_watermarks(now: datetime) -> int:
     )
     created = [
         ComputeWatermark(deployment_id=d.pk, computed_through=initial_watermark(d, now), updated_at=now)
-        for d in missing.only("pk", "started_at")
+        for d in missing.only("pk")
     ]
     ComputeWatermark.objects.bulk_create(created, ignore_conflicts=True)
     return len(created)

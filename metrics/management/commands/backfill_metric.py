@@ -22,6 +22,10 @@ from metrics.engine.cli import ProgressBar, parse_time
 class Command(BaseCommand):
     help = "Recompute a metric's history under a catalog version, beside the old series."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version is the catalog version here, not Django's "show the program version".
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("key", help="metric key, e.g. feature_drift_psi")
         parser.add_argument("--version", type=int, help="version number (default: the current one)")
