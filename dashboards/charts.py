@@ -104,10 +104,10 @@ def time_chart(
             fig.add_hline(y=level, line={"dash": "dash", "color": colour, "width": 1})
     _add_markers(fig, list(annotations))
     fig.update_layout(
-        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        margin={"l": 50, "r": 10, "t": 30, "b": 30},
         height=height,
         yaxis={"title": y_title},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         hovermode="x unified",
     )
     return as_json(fig)
@@ -156,10 +156,10 @@ def histogram_overlay(edges_labels: list[str], reference: list[float], current: 
     fig.add_trace(go.Bar(x=edges_labels, y=current, name="window", marker={"color": "#2457c5"}))
     fig.update_layout(
         barmode="group",
-        margin={"l": 50, "r": 10, "t": 10, "b": 80},
+        margin={"l": 50, "r": 10, "t": 30, "b": 80},
         height=300,
         yaxis={"title": "share", "tickformat": ".0%"},
-        legend={"orientation": "h", "y": -0.35},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return as_json(fig)
 

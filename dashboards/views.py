@@ -164,7 +164,11 @@ class PortfolioView(DashboardView):
                     "url": reverse("dashboards:system", args=[system.slug]) + q,
                     "score": headline,
                     "deployment": by_id[headline.deployment_id] if headline else None,
-                    "pillars": sorted((headline.pillar_scores or {}).items()) if headline else [],
+                    "pillars": sorted(
+                        (k.replace("_", " "), v) for k, v in (headline.pillar_scores or {}).items()
+                    )
+                    if headline
+                    else [],
                     "ready_counts": {
                         r: sum(1 for s in scores if s.readiness == r) for r in ("ready", "staged", "blocked")
                     },

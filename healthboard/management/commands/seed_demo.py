@@ -49,9 +49,28 @@ def _state(user) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin and one demo user per role (idempotent); prints the credentials."
+    help = (
+        "Create the demo admin and one demo user per role, the four demo systems and their "
+        "telemetry (idempotent); prints the credentials."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--telemetry",
+            action="store_true",
+            help="also apply the four demo systems and store their telemetry (make demo uses this)",
+        )
+        parser.add_argument("--days", type=int, default=14, help="days of telemetry (default 14)")
+        parser.add_argument(
+            "--compute-hours",
+            type=int,
+            default=24,
+            help="hours of history compute_metrics fills right away (default 24; 0 = none; beat does the rest)",
+        )
 
     def handle(self, *args, **options):
+        if options.get("telemetry"):
+            self._demo_systems()
         password = demo_password()
         missing = [role for role in access.ROLES if not Group.objects.filter(name=role).exists()]
         if missing:
@@ -74,6 +93,8 @@ class Command(BaseCommand):
                     groups=[Group.objects.get(name=role), *team_groups],
                 )
 
+        if options.get("telemetry"):
+            self._telemetry(days=options.get("days") or 14, compute_hours=options.get("compute_hours") or 0)
         if changed:
             for line in changed:
                 self.stdout.write(f"  {line}")
@@ -125,3 +146,31 @@ class Command(BaseCommand):
                 actor="seed_demo",
             )
         return notes
+
+    def _demo_systems(self):
+        """The four demo systems (dashboards/demo/demo_config.yaml), through apply_config."""
+        from django.core.management import call_command
+
+        from dashboards.demo import CONFIG
+
+        self.stdout.write(f"Applying the demo systems ({CONFIG.name}) …")
+        call_command("apply_config", str(CONFIG), stdout=self.stdout)
+
+    def _telemetry(self, *, days: int, compute_hours: int):
+        from datetime import timedelta
+
+        from django.core.management import call_command
+        from django.utils import timezone
+
+        from dashboards.demo.telemetry import generate
+
+        self.stdout.write(f"Storing {days} days of demo telemetry through the ingestion pipeline …")
+        totals = generate(self.stdout, days=days)
+        self.stdout.write(
+            f"  events stored {totals['accepted']}, duplicates {totals['duplicates']}, rejected {totals['rejected']}"
+        )
+        if compute_hours:
+            hours = min(compute_hours, days * 24)
+            start = (timezone.now() - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+            self.stdout.write(f"Computing metric history from {start:%Y-%m-%d %H:%M} (compute_metrics) …")
+            call_command("compute_metrics", start=start.isoformat(), stdout=self.stdout)
