@@ -272,6 +272,7 @@ class DataScienceView(DashboardView):
                 "fairness": fairness,
                 "sensitive_ok": sensitive_ok,
                 "quality_chart": quality_chart,
+                "has_quality": bool(quality),
                 "features": features,
                 "windows": windows,
                 "cohort_options": [s for s in segments if s],
