@@ -1,17 +1,18 @@
 """Routes of the ingest API, included from ``metrics.api.urls`` (under /api/v1/). The paths
-are DESIGN.md §10's, without a trailing slash; one is tolerated."""
+are DESIGN.md §10's, without a trailing slash; the same path with one is tolerated (and left
+out of the OpenAPI schema)."""
 
-from django.urls import re_path
+from django.urls import path
 
 from metrics.api import ingest
 
-urlpatterns = [
-    re_path(r"^ingest/events/?$", ingest.IngestEventsView.as_view(), name="ingest-events"),
-    re_path(r"^ingest/labels/?$", ingest.IngestLabelsView.as_view(), name="ingest-labels"),
-    re_path(r"^ingest/reference/?$", ingest.IngestReferenceView.as_view(), name="ingest-reference"),
-    re_path(
-        r"^deployments/(?P<pk>[0-9]+)/reference/?$",
-        ingest.DeploymentReferenceView.as_view(),
-        name="deployment-reference",
-    ),
+ROUTES = [
+    ("ingest/events", ingest.IngestEventsView, "ingest-events"),
+    ("ingest/labels", ingest.IngestLabelsView, "ingest-labels"),
+    ("ingest/reference", ingest.IngestReferenceView, "ingest-reference"),
+    ("deployments/<int:pk>/reference", ingest.DeploymentReferenceView, "deployment-reference"),
+]
+
+urlpatterns = [path(route, view.as_view(), name=name) for route, view, name in ROUTES] + [
+    path(f"{route}/", view.as_view(schema=None)) for route, view, _ in ROUTES
 ]

@@ -30,6 +30,17 @@ def closed_before(received_at: datetime) -> datetime:
     return bucket_start(received_at - timedelta(seconds=conf.allowed_lateness_seconds()))
 
 
+def late_windows(rows, positions, deployment_ids, now: datetime) -> set[tuple[int, datetime]]:
+    """Distinct ``(deployment, bucket start)`` of the stored rows whose bucket was closed."""
+    closed = closed_before(now)
+    buckets = {
+        (deployment_ids[p], int(rows[p][0].timestamp()) // BUCKET_SECONDS)
+        for p in positions
+        if rows[p][0] < closed
+    }
+    return {(dep, datetime.fromtimestamp(b * BUCKET_SECONDS, UTC)) for dep, b in buckets}
+
+
 def mark(windows: Iterable[tuple[int, datetime]], reason: str, *, now: datetime | None = None) -> int:
     """Upsert ``(deployment_id, bucket start)`` pairs; returns how many distinct ones."""
     pairs = sorted(set(windows))

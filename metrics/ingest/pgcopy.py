@@ -126,6 +126,9 @@ def _scalars(latency, prediction, score, label) -> tuple[struct.Struct, list]:
     return packer
 
 
+_usual = _scalars(0.0, 0.0, 0.0, None).pack
+
+
 def encode_events(
     rows,
     positions,
@@ -154,34 +157,28 @@ def encode_events(
         pk = get(event_id)
         if pk is None:
             continue
-        args = [
-            15,
-            8,
-            pk,
-            8,
-            (ts - PG_EPOCH) // ONE_US,
-            8,
-            received,
-            8,
-            system_id,
-            8,
-            deployment_ids[p],
-            8,
-            layout_ids[p],
-        ]
-        for value in (latency, prediction, score, label):
-            if value is None:
-                args.append(-1)
-            else:
-                args.append(8)
-                args.append(value)
-        args.append(1)
-        args.append(1 if error else 0)
+        if label is None and latency is not None and prediction is not None and score is not None:
+            # the usual shape at ingest time (no label yet): one precompiled struct
+            head = _usual(
+                15, 8, pk, 8, (ts - PG_EPOCH) // ONE_US, 8, received, 8, system_id,
+                8, deployment_ids[p], 8, layout_ids[p],
+                8, latency, 8, prediction, 8, score, -1, 1, 1 if error else 0,
+            )  # fmt: skip
+        else:
+            args = [15, 8, pk, 8, (ts - PG_EPOCH) // ONE_US, 8, received, 8, system_id]
+            args += (8, deployment_ids[p], 8, layout_ids[p])
+            for value in (latency, prediction, score, label):
+                if value is None:
+                    args.append(-1)
+                else:
+                    args += (8, value)
+            args += (1, 1 if error else 0)
+            head = _scalars(latency, prediction, score, label).pack(*args)
         eid = event_id.encode()
         append(
             join(
                 (
-                    _scalars(latency, prediction, score, label).pack(*args),
+                    head,
                     _i(len(eid)),
                     eid,
                     float_arr(numeric),

@@ -130,13 +130,7 @@ def ingest_events(
                 )
                 if keep_rejected:
                     quarantine(system.id, "event", parsed, valid.rejected, now)
-                closed = dirty.closed_before(now)
-                late = [
-                    (deployment_ids[p], dirty.bucket_start(valid.rows[p][0]))
-                    for p in stored
-                    if valid.rows[p][0] < closed
-                ]
-                dirty.mark(late, "late_event", now=now)
+                dirty.mark(dirty.late_windows(valid.rows, stored, deployment_ids, now), "late_event", now=now)
                 if count:
                     stats.record(
                         system_id=system.id,

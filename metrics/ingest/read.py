@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import psycopg
 from django.db import connection
 
 from catalog.models import CohortAttribute, Deployment, Feature
@@ -76,12 +77,18 @@ def current_layout(model_id: int) -> tuple[list[str], list[str], list[str]]:
 def load_window(deployment_id: int, start: datetime, end: datetime) -> WindowData:
     deployment = Deployment.objects.select_related("model_version").get(pk=deployment_id)
     numeric_names, categorical_names, cohort_names = current_layout(deployment.model_version.model_id)
-    params = [deployment_id, start, end]
-    if connection.vendor == "sqlite":
+    if connection.vendor == "postgresql":
+        # Binary results: arrays and timestamps arrive without text parsing (measured 2x
+        # faster than text for a window's feature arrays; see the README's layout table).
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(SELECT, [deployment_id, start, end], binary=True)
+            rows = cursor.fetchall()
+    else:
         params = [deployment_id, *(connection.ops.adapt_datetimefield_value(v) for v in (start, end))]
-    with connection.cursor() as cursor:
-        cursor.execute(SELECT, params)
-        rows = cursor.fetchall()
+        with connection.cursor() as cursor:
+            cursor.execute(SELECT, params)
+            rows = cursor.fetchall()
     layouts = {layout.id: layout for layout in FeatureLayout.objects.filter(id__in={row[0] for row in rows})}
     n = len(rows)
     numeric = {name: np.full(n, np.nan) for name in numeric_names}

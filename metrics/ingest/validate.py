@@ -221,6 +221,10 @@ def validate_events(
     is_reference = reference is not None
     allowed = EVENT_FIELDS
     isfinite = math.isfinite
+    fromisoformat = datetime.fromisoformat
+    models_get = ctx.models.get
+    for prepared in [*ctx.models.values(), *([reference] if reference is not None else [])]:
+        _prepare(prepared)
 
     for index, ev in enumerate(records):
         if type(ev) is not dict:
@@ -264,7 +268,10 @@ def validate_events(
                 errs = errs or _Errors()
                 errs.add("environment", "invalid_slug", check_environment(environment))
         else:
-            info = ctx.models.get(model) if type(model) is str else None
+            try:
+                info = models_get(model)
+            except TypeError:  # unhashable (an object or a list)
+                info = None
             if info is None:
                 errs = errs or _Errors()
                 if model is None:
@@ -278,13 +285,14 @@ def validate_events(
                         f"unknown model {model[:64]!r} in system {ctx.system.slug!r} "
                         f"(declared: {_declared(sorted(ctx.models))})",
                     )
-            cacheable = type(model) is str and type(version) is str and type(environment) is str
-            route = (model, version, environment) if cacheable else None
-            state = route_state.get(route) if cacheable else None
-            if state is None:
+            route = (model, version, environment)
+            try:
+                state = route_state[route]
+            except KeyError:
+                state = route_state[route] = _route_state(ctx, info, model, version, environment)
+            except TypeError:  # an unhashable value: never a valid route
                 state = _route_state(ctx, info, model, version, environment)
-                if cacheable:
-                    route_state[route] = state
+                route = None
             if type(state) is _Errors:
                 errs = errs or _Errors()
                 for name, messages in state.errors.items():
@@ -300,7 +308,7 @@ def validate_events(
                 errs.add("timestamp", "required", "is required")
         else:
             try:
-                ts = datetime.fromisoformat(raw_ts) if type(raw_ts) is str else None
+                ts = fromisoformat(raw_ts) if type(raw_ts) is str else None
             except ValueError:
                 ts = None
             if ts is None or ts.tzinfo is None:
@@ -380,7 +388,7 @@ def validate_events(
             if score - score != 0.0:
                 errs = errs or _Errors()
                 errs.add("score", "not_finite", NOT_FINITE)
-            elif info is not None and info.is_binary and not 0.0 <= score <= 1.0:
+            elif info is not None and info.binary and not 0.0 <= score <= 1.0:
                 errs = errs or _Errors()
                 errs.add("score", "out_of_range", "must be between 0 and 1 for a binary classification model")
 
@@ -396,9 +404,9 @@ def validate_events(
                 errs.add("features", "type", f"must be an object, got {json_type(feats)}")
             else:
                 get = feats.get
-                numeric = [get(name) for name in info.numeric]
-                categorical = [get(name) for name in info.categorical]
-                if not feats.keys() <= info_known(info):
+                numeric = list(map(get, info.numeric))
+                categorical = list(map(get, info.categorical))
+                if not feats.keys() <= info.known:
                     errs = errs or _Errors()
                     for name in _unknown_features(info, feats.keys()):
                         errs.add(
@@ -430,10 +438,10 @@ def validate_events(
                 errs = errs or _Errors()
                 errs.add("cohort", "type", f"must be an object, got {json_type(raw_cohort)}")
             else:
-                cohort = [raw_cohort.get(name) for name in info.cohorts]
-                if not raw_cohort.keys() <= cohort_known(info):
+                cohort = list(map(raw_cohort.get, info.cohorts))
+                if not raw_cohort.keys() <= info.cohort_set:
                     errs = errs or _Errors()
-                    for name in sorted(str(k) for k in raw_cohort.keys() - cohort_known(info)):
+                    for name in sorted(str(k) for k in raw_cohort.keys() - info.cohort_set):
                         errs.add(
                             f"cohort.{name}",
                             "unknown_cohort",
@@ -464,19 +472,11 @@ def validate_events(
     return out
 
 
-def cohort_known(info: ModelInfo) -> set[str]:
-    known = getattr(info, "_cohorts_known", None)
-    if known is None:
-        known = info._cohorts_known = set(info.cohorts)
-    return known
-
-
-def info_known(info: ModelInfo) -> set[str]:
-    known = getattr(info, "_known", None)
-    if known is None:
-        known = set(info.numeric) | set(info.categorical)
-        info._known = known
-    return known
+def _prepare(info: ModelInfo) -> None:
+    """Per-model lookups the loop reads as plain attributes."""
+    info.known = frozenset(info.numeric) | frozenset(info.categorical)
+    info.cohort_set = frozenset(info.cohorts)
+    info.binary = info.is_binary
 
 
 def _route_state(ctx: SystemContext, info: ModelInfo | None, model, version, environment):

@@ -177,7 +177,7 @@ def make_batches(client_no: int, batches: int, batch_size: int, dup_share: float
         n_dup = int(batch_size * dup_share) if previous_ids else 0
         ids = rng.sample(previous_ids, n_dup) + [uuid.uuid4().hex for _ in range(batch_size - n_dup)]
         repeats += n_dup
-        events = [make_event(rng, event_id, now - timedelta(seconds=rng.random() * 600)) for event_id in ids]
+        events = [make_event(rng, event_id, now - timedelta(seconds=rng.random() * 120)) for event_id in ids]
         out.append(orjson.dumps({"events": events}))
         previous_ids = ids
     return out, repeats
@@ -510,42 +510,47 @@ def layout_comparison(n_rows: int) -> dict:
             cursor.execute("SELECT pg_total_relation_size(%s)", [table])
             size = cursor.fetchone()[0]
             results[f"{table.split('_')[1]}_bytes_per_row"] = round(size / n_rows)
-    start, end = now - timedelta(hours=13), now - timedelta(hours=12)
+    start, end = now - timedelta(hours=14), now - timedelta(hours=12)
 
-    def load_arrays():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                'SELECT "numeric", categorical FROM bench_arrays WHERE deployment_id = 3 AND ts >= %s AND ts < %s',
-                [start, end],
-            )
-            rows = cursor.fetchall()
+    def fetch(sql, binary):
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, [start, end], binary=binary)
+            return cursor.fetchall()
+
+    def load_arrays(binary=False):
+        rows = fetch('SELECT "numeric", categorical FROM bench_arrays WHERE ts >= %s AND ts < %s', binary)
         numeric = np.array([r[0] for r in rows], dtype=np.float64)
         categorical = [np.array([r[1][j] for r in rows], dtype=object) for j in range(len(CATEGORICAL))]
         return numeric.shape[0], categorical
 
-    def load_jsonb():
-        with connection.cursor() as cursor:
-            select = (
-                ", ".join(f"(features->>'{n}')::float8" for n in NUMERIC)
-                + ", "
-                + ", ".join(f"features->>'{c}'" for c in CATEGORICAL)
-            )
-            cursor.execute(
-                f"SELECT {select} FROM bench_jsonb WHERE deployment_id = 3 AND ts >= %s AND ts < %s",
-                [start, end],
-            )
-            rows = cursor.fetchall()
-        numeric = np.array([r[: len(NUMERIC)] for r in rows], dtype=np.float64)
-        return numeric.shape[0], None
+    def load_jsonb(binary=False):
+        select = (
+            ", ".join(f"(features->>'{n}')::float8" for n in NUMERIC)
+            + ", "
+            + ", ".join(f"features->>'{c}'" for c in CATEGORICAL)
+        )
+        rows = fetch(f"SELECT {select} FROM bench_jsonb WHERE ts >= %s AND ts < %s", binary)
+        k = len(NUMERIC)
+        numeric = np.array([r[:k] for r in rows], dtype=np.float64)
+        categorical = [np.array([r[k + j] for r in rows], dtype=object) for j in range(len(CATEGORICAL))]
+        return numeric.shape[0], categorical
 
-    for name, fn in (("arrays", load_arrays), ("jsonb", load_jsonb)):
-        timings = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            n, _ = fn()
-            timings.append(time.perf_counter() - t0)
-        results[f"{name}_window_load_ms"] = round(1000 * sorted(timings)[2], 1)
-        results["window_rows"] = n
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        for name, fn, binary in (
+            ("arrays", load_arrays, False),
+            ("arrays_binary", load_arrays, True),
+            ("jsonb", load_jsonb, False),
+            ("jsonb_binary", load_jsonb, True),
+        ):
+            timings = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                n, _ = fn(binary)
+                timings.append(time.perf_counter() - t0)
+            results[f"{name}_window_load_ms"] = round(1000 * sorted(timings)[2], 1)
+            results["window_rows"] = n
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_arrays; DROP TABLE bench_jsonb")
     return results
@@ -566,6 +571,7 @@ def main() -> int:
     parser.add_argument("--copy-rows", type=int, default=100_000)
     parser.add_argument("--layouts", action="store_true", help="also compare arrays vs jsonb")
     parser.add_argument("--layout-rows", type=int, default=200_000)
+    parser.add_argument("--only-layouts", action="store_true", help="just the layout comparison")
     args = parser.parse_args()
     if not 8200 <= args.port <= 8299:
         parser.error("use a port in 8200-8299")
@@ -573,6 +579,9 @@ def main() -> int:
     log(f"database {args.db} (fresh); load average {loadavg()} on {os.cpu_count()} CPUs")
     prepare_database(args.db)
     django_setup(args.db)
+    if args.only_layouts:
+        log(f"layouts: {layout_comparison(args.layout_rows)}")
+        return 0
     _, token = create_catalog()
     from django.db import connections
 
