@@ -1,15 +1,11 @@
 """Plotly figures built server-side from aggregates (never raw events).
 
-Every time chart takes ``annotations`` — deploys, incidents and threshold changes as vertical
+Figures are plain Plotly figure dicts (``{"data": [...], "layout": {...}}``). Every time chart takes ``annotations`` — deploys, incidents and threshold changes as vertical
 markers — from :func:`annotations_for`. Figures go to the page as JSON data blocks
 (``json_script``) and ``static/dashboards/charts.js`` draws them with the locally served plotly.js.
 """
 
 from __future__ import annotations
-
-import json
-
-import plotly.graph_objects as go
 
 from catalog.models import Deployment, MetricVersion
 
@@ -28,8 +24,8 @@ MARKER_COLOURS = {"deploy": "#2457c5", "incident": "#c0392b", "threshold": "#7c3
 PALETTE = ["#2457c5", "#b7791f", "#c0392b", "#1f8a4c", "#7c3aed", "#0e7490"]
 
 
-def as_json(fig: go.Figure) -> dict:
-    return json.loads(fig.to_json())
+def _x(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def annotations_for(system, since, until, *, metric=None) -> list[dict]:
@@ -53,29 +49,40 @@ def annotations_for(system, since, until, *, metric=None) -> list[dict]:
     return sorted(marks, key=lambda m: m["at"])
 
 
-def _add_markers(fig: go.Figure, annotations: list[dict]) -> None:
+def _marker_shapes(annotations: list[dict]) -> tuple[list[dict], list[dict]]:
+    shapes, traces = [], []
     for mark in annotations:
         colour = MARKER_COLOURS.get(mark["kind"], "#6b7280")
-        fig.add_vline(x=mark["at"].timestamp() * 1000, line={"color": colour, "width": 1, "dash": "dot"})
-    if annotations:
-        # One invisible-line trace per kind gives the markers a legend and hover text.
-        for kind, colour in MARKER_COLOURS.items():
-            marks = [m for m in annotations if m["kind"] == kind]
-            if not marks:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=[m["at"] for m in marks],
-                    y=[0] * len(marks),
-                    yaxis="y2",
-                    mode="markers",
-                    name=kind,
-                    marker={"symbol": "triangle-up", "size": 10, "color": colour},
-                    text=[m["label"] for m in marks],
-                    hovertemplate="%{x}<br>%{text}<extra></extra>",
-                )
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": _x(mark["at"]),
+                "x1": _x(mark["at"]),
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": colour, "width": 1, "dash": "dot"},
+            }
+        )
+    for kind, colour in MARKER_COLOURS.items():
+        marks = [m for m in annotations if m["kind"] == kind]
+        if marks:
+            # A marker trace per kind gives the vertical lines a legend entry and hover text.
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [_x(m["at"]) for m in marks],
+                    "y": [0] * len(marks),
+                    "yaxis": "y2",
+                    "mode": "markers",
+                    "name": kind,
+                    "marker": {"symbol": "triangle-up", "size": 10, "color": colour},
+                    "text": [m["label"] for m in marks],
+                    "hovertemplate": "%{x}<br>%{text}<extra></extra>",
+                }
             )
-        fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True})
+    return shapes, traces
 
 
 def time_chart(
@@ -87,35 +94,49 @@ def time_chart(
     y_title: str = "",
     height: int = 280,
 ) -> dict:
-    """Lines over time: ``series`` maps a name to [(x, y), …]."""
-    fig = go.Figure()
-    for index, (name, points) in enumerate(series.items()):
-        fig.add_trace(
-            go.Scatter(
-                x=[p[0] for p in points],
-                y=[p[1] for p in points],
-                mode="lines",
-                name=name,
-                line={"color": PALETTE[index % len(PALETTE)], "width": 1.6},
-            )
-        )
-    for level, colour in ((warn, "#b7791f"), (critical, "#c0392b")):
-        if level is not None:
-            fig.add_hline(y=level, line={"dash": "dash", "color": colour, "width": 1})
-    _add_markers(fig, list(annotations))
-    fig.update_layout(
-        margin={"l": 50, "r": 10, "t": 30, "b": 30},
-        height=height,
-        yaxis={"title": y_title},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        hovermode="x unified",
-    )
-    return as_json(fig)
+    """Lines over time: ``series`` maps a name to [(x, y), …]. A plain Plotly figure dict (building
+    it with plotly.graph_objects costs ~100 ms of validation per figure; this costs ~1 ms)."""
+    data = [
+        {
+            "type": "scatter",
+            "x": [_x(p[0]) for p in points],
+            "y": [p[1] for p in points],
+            "mode": "lines",
+            "name": name,
+            "line": {"color": PALETTE[index % len(PALETTE)], "width": 1.6},
+        }
+        for index, (name, points) in enumerate(series.items())
+    ]
+    shapes = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "yref": "y",
+            "x0": 0,
+            "x1": 1,
+            "y0": level,
+            "y1": level,
+            "line": {"dash": "dash", "color": colour, "width": 1},
+        }
+        for level, colour in ((warn, "#b7791f"), (critical, "#c0392b"))
+        if level is not None
+    ]
+    marker_shapes, marker_traces = _marker_shapes(list(annotations))
+    layout = {
+        "margin": {"l": 50, "r": 10, "t": 30, "b": 30},
+        "height": height,
+        "yaxis": {"title": {"text": y_title}},
+        "xaxis": {"type": "date"},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "hovermode": "x unified",
+        "shapes": shapes + marker_shapes,
+    }
+    if marker_traces:
+        layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    return {"data": data + marker_traces, "layout": layout}
 
 
-def status_heatmap(
-    rows: list[str], columns: list, cells: dict, *, x_title: str = "", links: bool = True
-) -> dict:
+def status_heatmap(rows: list[str], columns: list, cells: dict, *, x_title: str = "") -> dict:
     """A grid coloured by status; ``cells[(row, column)] = (status, value)``."""
     z, text = [], []
     for row in rows:
@@ -126,45 +147,43 @@ def status_heatmap(
             t_row.append("" if value is None else f"{value:.3g}")
         z.append(z_row)
         text.append(t_row)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in columns],
-            y=rows,
-            text=text,
-            zmin=0,
-            zmax=3,
-            colorscale=STATUS_COLOURS,
-            showscale=False,
-            xgap=1,
-            ygap=1,
-            hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        margin={"l": 120, "r": 10, "t": 10, "b": 60},
-        height=max(160, 28 * len(rows) + 80),
-        xaxis={"title": x_title, "type": "category"},
-        yaxis={"autorange": "reversed"},
-    )
-    return as_json(fig)
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": [str(c) for c in columns],
+                "y": rows,
+                "text": text,
+                "zmin": 0,
+                "zmax": 3,
+                "colorscale": STATUS_COLOURS,
+                "showscale": False,
+                "xgap": 1,
+                "ygap": 1,
+                "hovertemplate": "%{y} · %{x}<br>%{text}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "margin": {"l": 120, "r": 10, "t": 10, "b": 60},
+            "height": max(160, 28 * len(rows) + 80),
+            "xaxis": {"title": {"text": x_title}, "type": "category"},
+            "yaxis": {"autorange": "reversed"},
+        },
+    }
 
 
-def histogram_overlay(edges_labels: list[str], reference: list[float], current: list[float]) -> dict:
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=edges_labels, y=reference, name="reference", marker={"color": "#9ca3af"}))
-    fig.add_trace(go.Bar(x=edges_labels, y=current, name="window", marker={"color": "#2457c5"}))
-    fig.update_layout(
-        barmode="group",
-        margin={"l": 50, "r": 10, "t": 30, "b": 80},
-        height=300,
-        yaxis={"title": "share", "tickformat": ".0%"},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-    )
-    return as_json(fig)
-
-
-def bar_chart(labels: list[str], values: list[float], *, y_title: str = "", height: int = 260) -> dict:
-    fig = go.Figure(go.Bar(x=labels, y=values, marker={"color": "#2457c5"}))
-    fig.update_layout(margin={"l": 50, "r": 10, "t": 10, "b": 60}, height=height, yaxis={"title": y_title})
-    return as_json(fig)
+def histogram_overlay(labels: list[str], reference: list[float], current: list[float]) -> dict:
+    return {
+        "data": [
+            {"type": "bar", "x": labels, "y": reference, "name": "reference", "marker": {"color": "#9ca3af"}},
+            {"type": "bar", "x": labels, "y": current, "name": "window", "marker": {"color": "#2457c5"}},
+        ],
+        "layout": {
+            "barmode": "group",
+            "margin": {"l": 50, "r": 10, "t": 30, "b": 80},
+            "height": 300,
+            "yaxis": {"title": {"text": "share"}, "tickformat": ".0%"},
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        },
+    }

@@ -13,7 +13,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from django.db.models import Avg, Count
-from django.db.models.functions import TruncDay
 from django.http import Http404
 from django.urls import reverse
 
@@ -55,15 +54,26 @@ def worst_reason(score: TrustScore) -> str:
     for reason in score.reasons or []:
         if reason.get("decision") == score.readiness:
             return reason.get("message") or reason.get("code", "")
-    for contribution in score.contributions or []:
-        if contribution.get("contribution", 0) > 0:
-            return f"{contribution['metric']} is {contribution.get('status', '?')}"
     return ""
 
 
-def latest_scores(deployment_ids, since) -> dict[int, TrustScore]:
-    qs = TrustScore.objects.filter(deployment_id__in=deployment_ids, window_end__gte=since).defer(
-        "inputs", "policy"
+SCORE_FIELDS = (
+    "id",
+    "deployment_id",
+    "window_start",
+    "window_end",
+    "score",
+    "readiness",
+    "reasons",
+    "pillar_scores",
+)
+
+
+def latest_scores(deployment_ids, since, until) -> dict[int, TrustScore]:
+    """The newest trust score of each deployment, looked for in the last two days of the range."""
+    since = max(since, until - timedelta(days=2))
+    qs = TrustScore.objects.filter(deployment_id__in=deployment_ids, window_end__gte=since).only(
+        *SCORE_FIELDS
     )
     return {s.deployment_id: s for s in qs.latest_per_deployment()}
 
@@ -118,16 +128,18 @@ class PortfolioView(DashboardView):
             ).select_related("environment", "model_version__model")
         )
         by_id = {d.id: d for d in deployments}
-        latest = latest_scores(list(by_id), filters.since)
+        latest = latest_scores(list(by_id), filters.since, filters.end)
 
-        trend_since = filters.end - timedelta(days=7)
+        # 7-day trend: the system's mean score at the same hour on each of the last 8 days (index
+        # lookups, not a scan of a week of hourly scores)
+        anchor = filters.end.replace(minute=0, second=0, microsecond=0)
+        days = [anchor - timedelta(days=k) for k in range(7, -1, -1)]
         trend = defaultdict(list)
         for row in (
-            TrustScore.objects.filter(deployment_id__in=list(by_id), window_end__gte=trend_since)
-            .annotate(day=TruncDay("window_end"))
-            .values("deployment__environment__system_id", "day")
+            TrustScore.objects.filter(deployment_id__in=list(by_id), window_end__in=days)
+            .values("deployment__environment__system_id", "window_end")
             .annotate(avg=Avg("score"))
-            .order_by("deployment__environment__system_id", "day")
+            .order_by("deployment__environment__system_id", "window_end")
         ):
             trend[row["deployment__environment__system_id"]].append((row["avg"], "ok"))
 
@@ -256,7 +268,7 @@ class SystemView(DashboardView):
         user, filters = self.request.user, self.filters
         system = access.get_for_user(System.objects.select_related("team"), user, slug=self.kwargs["slug"])
         deployments = list(scoped_deployments(user, filters, environment__system=system))
-        latest = latest_scores([d.id for d in deployments], filters.since)
+        latest = latest_scores([d.id for d in deployments], filters.since, filters.end)
         firing = defaultdict(int)
         for row in (
             Alert.objects.filter(deployment__in=deployments, state="firing")
@@ -363,8 +375,6 @@ class DeploymentView(DashboardView):
     page_name = "deployment"
 
     def get_context_data(self, **kwargs):
-        from metrics.views_trust import trust_panel_context
-
         context = super().get_context_data(**kwargs)
         user, filters = self.request.user, self.filters
         deployment = get_deployment(user, self.kwargs["pk"])
@@ -378,7 +388,13 @@ class DeploymentView(DashboardView):
         for v in values:
             v.url = reverse("dashboards:metric", args=[deployment.pk, v.metric_version.definition.key]) + q
             v.value_url = reverse("dashboards:value", args=[v.pk]) + q
-        context.update(trust_panel_context(deployment, user))
+        trust = TrustScore.objects.latest_for(deployment)
+        context["trust"] = trust
+        if trust is not None:
+            context["pillars"] = sorted(
+                (k.replace("_", " "), v) for k, v in (trust.pillar_scores or {}).items()
+            )
+            context["contributions"] = [c for c in trust.contributions if c.get("contribution", 0) > 0][:5]
         context.update(
             {
                 "deployment": deployment,
@@ -520,6 +536,7 @@ class SegmentView(DashboardView):
     template_name = "dashboards/segment.html"
     page_name = "segment"
     MAX_ROWS = 2200
+    HTML_ROWS = 48  # the table on the page; the CSV export has every window of the range
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -555,7 +572,7 @@ class SegmentView(DashboardView):
         q = filters.query()
         for v in values:
             v.value_url = reverse("dashboards:value", args=[v.pk]) + q
-        recent = values[::-1][:200]
+        recent = values[::-1][: self.HTML_ROWS]
         context.update(
             {
                 "deployment": deployment,

@@ -18,6 +18,8 @@ from django.db.models.functions import TruncHour
 from django.http import Http404
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from alerts.models import Incident
 from catalog.models import System
@@ -86,11 +88,42 @@ class SreView(DashboardView):
             lambda v: (v["deployment_id"], v["metric_version__definition__key"]),
         )
         q = filters.query()
+        value_url = reverse("dashboards:value", args=[0])[: -len("0/")]
         rows = []
         for d in deployments:
-            cells = {key: latest.get((d.pk, key)) for key in SRE_KEYS}
+            cells = {}
+            for key in SRE_KEYS:
+                v = latest.get((d.pk, key))
+                cells[key] = (
+                    None
+                    if v is None
+                    else {
+                        "value": v["value"],
+                        "status": v["status"],
+                        "text": "-" if v["value"] is None else f"{v['value']:.3f}",
+                        "url": f"{value_url}{v['pk']}/",
+                    }
+                )
+            cells_html = format_html_join(
+                "",
+                "{}",
+                (
+                    (
+                        format_html(
+                            '<td><a class="badge status-{}" href="{}">{}</a></td>',
+                            c["status"],
+                            c["url"],
+                            c["text"],
+                        )
+                        if c
+                        else mark_safe('<td><span class="muted">-</span></td>'),
+                    )
+                    for c in (cells[k] for k in SRE_KEYS)
+                ),
+            )
             rows.append(
                 {
+                    "cells_html": cells_html,
                     "deployment": d,
                     "label": dep_label(d),
                     "cells": [cells[k] for k in SRE_KEYS],
