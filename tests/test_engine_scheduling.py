@@ -148,6 +148,22 @@ def computed(recent):
     return recent
 
 
+def test_after_each_window_alerts_are_evaluated_and_trust_is_scored(computed):
+    from alerts.models import AlertEvaluation
+    from metrics.models import TrustScore
+
+    deployment, t0 = computed["deployment"], computed["t0"]
+    evaluated = AlertEvaluation.objects.filter(deployment=deployment)
+    # every computed value of a metric with thresholds was evaluated once, at its window end
+    with_rules = MetricValue.objects.filter(deployment=deployment).exclude(
+        metric_version__warn_threshold=None, metric_version__critical_threshold=None
+    )
+    assert evaluated.count() == with_rules.count() > 0
+    assert set(evaluated.values_list("window_end", flat=True)) == {t0 + i * BUCKET for i in range(1, 13)}
+    score = TrustScore.objects.get(deployment=deployment, window_start=t0, window_end=t0 + HOUR)
+    assert score.inputs  # the hour's values were scored
+
+
 def _new_psi_version(catalog_admin):
     return create_metric_version(
         "feature_drift_psi",

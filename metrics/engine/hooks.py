@@ -2,8 +2,9 @@
 
 ``after_window(deployment_id, window_start, window_end)`` is called by the engine after the
 values of every window of a deployment *ending* in ``(window_start, window_end]`` were committed
-— in practice once per 5-minute bucket end ``E`` with ``(E - 5m, E]``, which covers the
-5-minute, hourly and daily windows ending at ``E``. It calls, in this order:
+— once per committed unit and run of consecutive window ends: a live tick is ``(E - 5m, E]``
+(the 5-minute window ending at ``E``, and the hour / day ending there), a catch-up chunk of an
+hour is one call for its twelve window ends. It calls, in this order:
 
 1. ``alerts.evaluate.evaluate_window(deployment_id, window_start, window_end)`` — the alerts
    app's seam, with the same ``(start, end]`` semantics (idempotent; a recomputed window is
