@@ -40,7 +40,7 @@ def seg_value(slug: str) -> str:
 
 
 def scoped_deployments(user, filters, **lookup):
-    qs = Deployment.objects.select_related("environment__system__team", "model_version__model")
+    qs = Deployment.objects.select_related("environment__system", "model_version__model")
     return filters.deployments(access.scope(qs.filter(**lookup), user))
 
 
@@ -177,10 +177,14 @@ class PortfolioView(DashboardView):
                     "score": headline,
                     "deployment": by_id[headline.deployment_id] if headline else None,
                     "pillars": sorted(
-                        (k.replace("_", " "), v) for k, v in (headline.pillar_scores or {}).items()
+                        (k.replace("_", " "), "-" if v is None else f"{v:.0f}", 0 if v is None else round(v))
+                        for k, v in (headline.pillar_scores or {}).items()
                     )
                     if headline
                     else [],
+                    "score_text": "—"
+                    if headline is None or headline.score is None
+                    else f"{headline.score:.0f}",
                     "ready_counts": {
                         r: sum(1 for s in scores if s.readiness == r) for r in ("ready", "staged", "blocked")
                     },
