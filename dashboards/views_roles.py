@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
 from alerts.models import Incident
-from catalog.models import System
+from catalog.models import MetricVersion, System
 from dashboards import charts
 from dashboards.base import DashboardView, Table
 from dashboards.views import get_deployment, scoped_deployments, seg_slug
@@ -73,19 +73,27 @@ class SreView(DashboardView):
             scoped_deployments(user, filters).order_by("environment__system__slug", "id")[:MAX_DEPLOYMENTS]
         )
         recent = filters.end - timedelta(hours=3)
-        latest = newest_by(
+        # metric version id -> key (every version of the five metrics; a handful of rows), so the
+        # value queries need no join
+        version_keys = dict(
+            MetricVersion.objects.filter(definition__key__in=SRE_KEYS).values_list("pk", "definition__key")
+        )
+        latest = {}
+        for dep_id, version_id, value, status, pk in (
             MetricValue.objects.filter(
-                deployment__in=deployments,
-                metric_version__definition__key__in=SRE_KEYS,
+                deployment_id__in=[d.pk for d in deployments],
+                metric_version_id__in=list(version_keys),
                 segment=filters.segment,
                 feature="",
                 attribute="",
                 window_start__gte=recent,
             )
             .order_by("-window_start")
-            .values("deployment_id", "metric_version__definition__key", "value", "status", "pk"),
-            lambda v: (v["deployment_id"], v["metric_version__definition__key"]),
-        )
+            .values_list("deployment_id", "metric_version_id", "value", "status", "pk")
+        ):
+            latest.setdefault(
+                (dep_id, version_keys[version_id]), {"value": value, "status": status, "pk": pk}
+            )
         q = filters.query()
         value_url = reverse("dashboards:value", args=[0])[: -len("0/")]
         rows = []
@@ -125,19 +133,19 @@ class SreView(DashboardView):
         latency_chart = error_chart = None
         if selected is not None:
             series = defaultdict(list)
-            for key, start, value in (
+            for version_id, start, value in (
                 MetricValue.objects.filter(
                     deployment=selected,
-                    metric_version__definition__key__in=SRE_KEYS,
+                    metric_version_id__in=list(version_keys),
                     segment=filters.segment,
                     feature="",
                     attribute="",
                     window_start__gte=filters.since,
                 )
                 .order_by("window_start")
-                .values_list("metric_version__definition__key", "window_start", "value")[:20000]
+                .values_list("metric_version_id", "window_start", "value")[:20000]
             ):
-                series[key].append((start, value))
+                series[version_keys[version_id]].append((start, value))
             marks = charts.annotations_for(selected.environment.system, filters.since, filters.end)
             latency_chart = charts.time_chart(
                 {k.replace("latency_", "").replace("_ms", ""): series.get(k, []) for k in SRE_KEYS[:3]},
