@@ -1,25 +1,20 @@
 """``/healthz``: database and broker reachability; 503 when either is down.
 
 "Down" is simulated for real: the broker URL points at a local TCP port nobody listens on,
-and the database case runs a separate process whose ``DATABASE_URL`` names an unreachable
-PostgreSQL server or an SQLite file that cannot be opened.
+and the default database connection is swapped for a real driver connection to an
+unreachable PostgreSQL server or to an SQLite file that cannot be opened.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import load_backend
 
 from healthboard.celery import app as celery_app
-
-ROOT = Path(settings.BASE_DIR)
 
 
 def closed_port() -> int:
@@ -80,55 +75,48 @@ def test_healthz_recovers_when_broker_is_back(client, broker_down):
     assert client.get("/healthz").status_code == 200
 
 
-HEALTHZ_IN_A_FRESH_PROCESS = """
-import json, django
-django.setup()
-from django.test import Client
-response = Client().get("/healthz")
-print(json.dumps({"status_code": response.status_code, "body": response.json()}))
-"""
-
-
-def healthz_with_environment(tmp_path: Path, **env: str) -> dict:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}
+def unreachable_postgres() -> dict:
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "127.0.0.1",
+        "PORT": str(closed_port()),
+        "NAME": "healthboard",
+        "USER": "postgres",
+        "PASSWORD": "",
     }
-    environment.update(
-        DJANGO_SETTINGS_MODULE="healthboard.settings", HEALTHBOARD_VAR_DIR=str(tmp_path), **env
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", HEALTHZ_IN_A_FRESH_PROCESS],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def unopenable_sqlite() -> dict:
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent-directory/healthboard.sqlite3"}
+
+
+@pytest.fixture
+def database_down(request, db):
+    """Swap the default connection for a real one to a database that is not there: a
+    PostgreSQL port nobody listens on, or an SQLite file in a directory that does not exist."""
+    original = connections[DEFAULT_DB_ALIAS]
+    settings_dict = {**original.settings_dict, "OPTIONS": {}, "CONN_MAX_AGE": 0, **request.param()}
+    broken = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias=DEFAULT_DB_ALIAS)
+    connections[DEFAULT_DB_ALIAS] = broken
+    try:
+        yield
+    finally:
+        broken.close()
+        connections[DEFAULT_DB_ALIAS] = original
 
 
 @pytest.mark.parametrize(
-    "database_url",
+    "database_down",
     [
-        pytest.param(
-            lambda: f"postgres://postgres@127.0.0.1:{closed_port()}/healthboard", id="postgres-unreachable"
-        ),
-        pytest.param(lambda: "sqlite:////nonexistent-directory/healthboard.sqlite3", id="sqlite-unopenable"),
+        pytest.param(unreachable_postgres, id="postgres-unreachable"),
+        pytest.param(unopenable_sqlite, id="sqlite-unopenable"),
     ],
+    indirect=True,
 )
-def test_healthz_503_when_database_is_down(tmp_path, database_url):
-    result = healthz_with_environment(tmp_path, DATABASE_URL=database_url())
-    assert result["status_code"] == 503
-    assert result["body"]["status"] == "unavailable"
-    assert result["body"]["database"] != "ok"
-    assert "OperationalError" in result["body"]["database"]
-    assert result["body"]["broker"] == "ok"
-
-
-def test_healthz_ok_in_a_fresh_process_with_embedded_defaults(tmp_path):
-    """The control case of the test above: the same process set-up with a reachable database."""
-    result = healthz_with_environment(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'ok.sqlite3'}")
-    assert result == {"status_code": 200, "body": {"status": "ok", "database": "ok", "broker": "ok"}}
+def test_healthz_503_when_database_is_down(client, database_down):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["database"].startswith("OperationalError")
+    assert body["broker"] == "ok"
