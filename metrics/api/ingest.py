@@ -85,9 +85,7 @@ class _IngestView(APIView):
         try:
             check_rate_limit(f"token:{request.auth.pk}")
             body = read_body(django_request)
-            parsed = parse_records(
-                body, ndjson=is_ndjson(django_request), key=self.key, limit=conf.max_events()
-            )
+            outcome = self.run_body(system, body, ndjson=is_ndjson(django_request), actor=request.user)
         except IngestError as exc:
             if exc.status in (413, 429):
                 with transaction.atomic():
@@ -95,8 +93,11 @@ class _IngestView(APIView):
                         system_id=system.id, kind=self.kind, moment=timezone.now(), refused_reason=exc.reason
                     )
             return Response(exc.body(), status=exc.status, headers=exc.headers)
-        outcome = self.run(system, parsed, actor=request.user, body_bytes=len(body))
         return Response(outcome.response())
+
+    def run_body(self, system, body: bytes, *, ndjson: bool, actor):
+        parsed = parse_records(body, ndjson=ndjson, key=self.key, limit=conf.max_events())
+        return self.run(system, parsed, actor=actor, body_bytes=len(body))
 
 
 class IngestEventsView(_IngestView):
@@ -118,8 +119,8 @@ class IngestEventsView(_IngestView):
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
-    def run(self, system, parsed, *, actor, body_bytes):
-        return pipeline.ingest_events(system, parsed, actor=actor, body_bytes=body_bytes)
+    def run_body(self, system, body: bytes, *, ndjson: bool, actor):
+        return pipeline.ingest_event_body(system, body, ndjson=ndjson, actor=actor, body_bytes=len(body))
 
 
 class IngestLabelsView(_IngestView):

@@ -192,14 +192,26 @@ def encode_events(
     return join(out), written
 
 
-def encode_keys(rows, positions) -> bytes:
-    """COPY payload of ``(event_id text, ts timestamptz)`` for the staging table."""
-    field_count = _h(2)
-    out = [HEADER]
-    append = out.append
+TIMESTAMPTZ_OID = 1184
+
+
+def key_arrays(rows, positions) -> tuple[bytes, bytes]:
+    """Binary ``text[]`` of event ids and ``timestamptz[]`` of their timestamps, as query
+    parameters (sent pre-encoded: see ``store.PreEncoded``)."""
+    n = len(positions)
+    ids = []
+    stamps = []
+    ids_append = ids.append
+    stamps_append = stamps.append
     for p in positions:
         row = rows[p]
         eid = row[6].encode()
-        append(field_count + _i(len(eid)) + eid + _iq(8, (row[0] - PG_EPOCH) // ONE_US))
-    append(TRAILER)
-    return b"".join(out)
+        ids_append(_i(len(eid)))
+        ids_append(eid)
+        stamps_append((row[0] - PG_EPOCH) // ONE_US)
+    head = struct.pack(">iiiii", 1, 0, TEXT_OID, n, 1)
+    id_array = head + b"".join(ids)
+    stamp_array = struct.pack(">iiiii", 1, 0, TIMESTAMPTZ_OID, n, 1) + struct.pack(
+        ">" + "iq" * n, *[x for us in stamps for x in (8, us)]
+    )
+    return id_array, stamp_array

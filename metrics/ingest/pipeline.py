@@ -7,19 +7,21 @@ exactly the rules a live one does. The response is DESIGN.md §10's
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from metrics.ingest import conf, dirty, partitions, stats, store
+from metrics.ingest import conf, dirty, fastpath, partitions, stats, store
 from metrics.ingest.context import ModelInfo, SystemContext, ensure_deployment, load_context
-from metrics.ingest.parse import Parsed, raw_text
-from metrics.ingest.validate import Rejection, validate_events, validate_labels
+from metrics.ingest.parse import Parsed, parse_records, raw_text
+from metrics.ingest.validate import Rejection, ValidEvents, validate_events, validate_labels
 
 
 @dataclass
@@ -109,6 +111,73 @@ def ingest_events(
         max_future=timedelta(seconds=conf.future_tolerance_seconds()),
         unreadable=parsed.unreadable,
     )
+    return _store_events(
+        system,
+        ctx,
+        valid,
+        parsed,
+        actor=actor,
+        body_bytes=body_bytes,
+        now=now,
+        keep_rejected=keep_rejected,
+        count=count,
+    )
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a batch is processed.
+
+    A batch allocates tens of thousands of short-lived containers that form no cycles; the
+    collector's repeated passes over them cost 10-50% of the CPU of a request (measured).
+    Reference counting still frees everything; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def ingest_event_body(system, body: bytes, *, ndjson: bool, actor=None, body_bytes: int = 0) -> Outcome:
+    """A request body of events: the msgspec fast path when every record is valid, else the
+    reference path (``parse`` + ``validate_events``) that reports each record's errors."""
+    with gc_paused():
+        return _ingest_event_body(system, body, ndjson=ndjson, actor=actor, body_bytes=body_bytes)
+
+
+def _ingest_event_body(system, body: bytes, *, ndjson: bool, actor, body_bytes: int) -> Outcome:
+    now = timezone.now()
+    ctx = load_context(system)
+    valid = fastpath.validate_body(
+        body,
+        ctx,
+        ndjson=ndjson,
+        limit=conf.max_events(),
+        now=now,
+        retention_cutoff=partitions.retention_cutoff(now),
+        max_future=timedelta(seconds=conf.future_tolerance_seconds()),
+    )
+    if valid is None:
+        parsed = parse_records(body, ndjson=ndjson, key="events", limit=conf.max_events())
+        return ingest_events(system, parsed, actor=actor, body_bytes=body_bytes, now=now, ctx=ctx)
+    return _store_events(system, ctx, valid, None, actor=actor, body_bytes=body_bytes, now=now)
+
+
+def _store_events(
+    system,
+    ctx: SystemContext,
+    valid: ValidEvents,
+    parsed: Parsed | None,
+    *,
+    actor,
+    body_bytes: int,
+    now: datetime,
+    keep_rejected: bool = True,
+    count: bool = True,
+) -> Outcome:
     # Unknown versions / environments of known models: registered (audited) before storing.
     for model, version, environment in sorted(valid.pending_routes):
         ensure_deployment(ctx, model, version, environment, actor=actor)
@@ -128,7 +197,7 @@ def ingest_events(
                     layout_ids=layout_ids,
                     received_at=now,
                 )
-                if keep_rejected:
+                if keep_rejected and valid.rejected:
                     quarantine(system.id, "event", parsed, valid.rejected, now)
                 dirty.mark(dirty.late_windows(valid.rows, stored, deployment_ids, now), "late_event", now=now)
                 if count:

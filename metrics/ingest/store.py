@@ -3,7 +3,8 @@
 Events, on both databases the same steps inside the caller's transaction:
 
 1. drop repeats of an ``event_id`` inside the batch (the first occurrence wins);
-2. insert the ``(system, event_id)`` keys with ``ON CONFLICT DO NOTHING``, each with a new
+2. insert the ``(system, event_id)`` keys with ``ON CONFLICT DO NOTHING`` (on PostgreSQL from
+   two binary array parameters, ``unnest``-ed server side), each with a new
    event id, and learn which keys were new — a key that another transaction is inserting at
    the same moment makes this statement wait for it, then count as a duplicate;
 3. write the rows of the new keys: on PostgreSQL with binary ``COPY`` straight into the
@@ -118,30 +119,43 @@ def insert_events(
     return _insert_events_sqlite(system_id, rows, positions, deployment_ids, layout_ids, received_at)
 
 
+class PreEncodedTextArray(bytes):
+    """A ``text[]`` parameter already in PostgreSQL's binary format (``pgcopy.key_arrays``):
+    psycopg's own list dumper works element by element in Python."""
+
+
+class PreEncodedTimestampArray(bytes):
+    """A ``timestamptz[]`` parameter already in PostgreSQL's binary format."""
+
+
+class _PreEncodedTextArrayDumper(psycopg.adapt.Dumper):
+    format = psycopg.pq.Format.BINARY
+    oid = 1009  # text[]
+
+    def dump(self, obj):
+        return obj
+
+
+class _PreEncodedTimestampArrayDumper(_PreEncodedTextArrayDumper):
+    oid = 1185  # timestamptz[]
+
+
 def _insert_events_pg(system_id, rows, positions, deployment_ids, layout_ids, received_at) -> list[int]:
     # A plain (server-side binding) psycopg cursor on Django's connection, inside its transaction:
     # Django's own cursors bind client-side, which can neither send binary parameters nor COPY
     # binary as cheaply.
+    ids, stamps = pgcopy.key_arrays(rows, positions)
     with psycopg.Cursor(connection.connection) as cursor:
-        # A per-connection staging table, emptied at every commit. Created on every batch
-        # (IF NOT EXISTS: a catalogue lookup): a flag kept in Python could outlive a rolled-back
-        # CREATE and leave the connection without its table.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS ingest_key_stage (event_id text, ts timestamptz) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy("COPY ingest_key_stage (event_id, ts) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(pgcopy.encode_keys(rows, positions))
+        cursor.adapters.register_dumper(PreEncodedTextArray, _PreEncodedTextArrayDumper)
+        cursor.adapters.register_dumper(PreEncodedTimestampArray, _PreEncodedTimestampArrayDumper)
         cursor.execute(
             "INSERT INTO metrics_eventkey (system_id, event_id, ts, event_pk) "
-            "SELECT %s, event_id, ts, nextval('metrics_predictionevent_id_seq') FROM ingest_key_stage "
+            "SELECT %s, u.e, u.t, nextval('metrics_predictionevent_id_seq') FROM unnest(%b, %b) AS u(e, t) "
             "ON CONFLICT DO NOTHING RETURNING event_id, event_pk",
-            [system_id],
+            [system_id, PreEncodedTextArray(ids), PreEncodedTimestampArray(stamps)],
             binary=True,
         )
         new = dict(cursor.fetchall())
-        if connection.savepoint_ids:
-            # Nested in an outer transaction: no commit will empty the stage before the next batch.
-            cursor.execute("DELETE FROM ingest_key_stage")
         if not new:
             return []
         payload, stored = pgcopy.encode_events(
