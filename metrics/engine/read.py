@@ -118,8 +118,10 @@ class _Source:
     core: tuple[str, ...]
 
 
-def _array_item(name: str, layouts: Sequence[Layout], attr: str, layout_sql: str) -> str | None:
-    """SQL picking feature ``name`` out of the ``numeric`` array for every layout (1-based)."""
+def _array_item(
+    name: str, layouts: Sequence[Layout], attr: str, layout_sql: str, column: str = "numeric"
+) -> str | None:
+    """SQL picking feature ``name`` out of the array ``column`` for every layout (1-based)."""
     positions = {}
     for layout in layouts:
         names = getattr(layout, attr)
@@ -128,8 +130,8 @@ def _array_item(name: str, layouts: Sequence[Layout], attr: str, layout_sql: str
     if not positions:
         return None
     if len(set(positions.values())) == 1 and len(positions) == len(layouts):
-        return f'"numeric"[{next(iter(positions.values()))}]'
-    cases = " ".join(f'WHEN {lid} THEN "numeric"[{pos}]' for lid, pos in sorted(positions.items()))
+        return f'"{column}"[{next(iter(positions.values()))}]'
+    cases = " ".join(f'WHEN {lid} THEN "{column}"[{pos}]' for lid, pos in sorted(positions.items()))
     return f"(CASE {layout_sql} {cases} END)"
 
 
@@ -185,21 +187,54 @@ def _read_pg(src: _Source, numeric: Sequence[str], text: Sequence[tuple[str, str
     for i, name in enumerate(numeric):
         out.numeric[name] = rows[f"n{i}"].astype(np.float64) if i in picked else np.full(out.n, np.nan)
     if text:
-        columns = sorted({column for _, column, _ in text})
-        cols_sql = ", ".join(f'"{c}"' for c in columns)
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                f"SELECT id, {src.layout_sql}, {cols_sql} FROM {src.table} WHERE {src.where}",
-                src.params,
-                binary=True,
-            )
-            fetched = sorted(cursor.fetchall(), key=lambda r: r[0])
-        if len(fetched) != out.n or (
-            out.n and [r[0] for r in fetched] != rows["id"].astype(np.int64).tolist()
-        ):
-            raise ConcurrentChange("rows changed between the two reads of one window; retry")
-        _fill_text(out, fetched, columns, text, src.layouts)
+        _read_pg_text(src, text, out, rows["id"].astype(np.int64))
     return out
+
+
+_NULL = "\\N"
+
+
+def _read_pg_text(src: _Source, text: Sequence[tuple[str, str, str]], out: Columns, ids: np.ndarray) -> None:
+    """Text columns, one scalar per feature / cohort attribute, through ``COPY … (FORMAT CSV)``
+    parsed by pandas' C reader (no Python object per row on our side), aligned on the ids."""
+    import io
+
+    import pandas as pd
+
+    select, names = ["id"], ["id"]
+    for i, (_target, column, name) in enumerate(text):
+        attr = "categorical" if column == "categorical" else "cohorts"
+        expr = _array_item(name, src.layouts, attr, src.layout_sql, column=column)
+        select.append(expr if expr is not None else "NULL::text")
+        names.append(f"t{i}")
+    sql = (
+        f"COPY (SELECT {', '.join(select)} FROM {src.table} WHERE {src.where}) "
+        f"TO STDOUT (FORMAT CSV, NULL '{_NULL}')"
+    )
+    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(sql, src.params) as copy:
+        buf = b"".join(bytes(chunk) for chunk in copy)
+    if not buf:
+        if ids.size:
+            raise ConcurrentChange("rows changed between the two reads of one window; retry")
+        for target, _column, name in text:
+            getattr(out, target)[name] = np.empty(0, dtype=object)
+        return
+    frame = pd.read_csv(
+        io.BytesIO(buf),
+        header=None,
+        names=names,
+        dtype={name: (np.int64 if name == "id" else object) for name in names},
+        keep_default_na=False,
+        na_values={name: [_NULL] for name in names[1:]},
+        engine="c",
+    )
+    order = np.argsort(frame["id"].to_numpy(), kind="stable")
+    if frame.shape[0] != ids.size or not np.array_equal(frame["id"].to_numpy()[order], ids):
+        raise ConcurrentChange("rows changed between the two reads of one window; retry")
+    for i, (target, _column, name) in enumerate(text):
+        values = frame[f"t{i}"].to_numpy(dtype=object)[order]
+        values[pd.isna(values)] = None
+        getattr(out, target)[name] = values
 
 
 # --- SQLite ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """End to end with a real Celery worker against Redis, on PostgreSQL (marker ``integration``).
 
 A worker (``celery -A healthboard worker -Q compute,ingest,notify``) runs as a subprocess on the
-test database (``test_<name>``) with ``CELERY_BROKER_URL=redis://127.0.0.1:6379/13``; the tests
+test database (``test_<name>``) with ``CELERY_BROKER_URL=redis://…/10`` (DB 10 + the xdist worker
+number); the tests
 commit their rows (``transaction=True``) so the worker sees them. Telemetry goes in through the
 ingest API, a beat-equivalent call (``metrics.tasks_compute.schedule`` in its own process, as
 beat would send it) enqueues the work, the worker computes, values come out of the read API and
@@ -46,7 +47,21 @@ from tests.integration.engine_support import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("ENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _redis_url() -> str:
+    """Redis DB 10 to 15 (ours), one per pytest-xdist worker so parallel runs never share a queue."""
+    if os.environ.get("ENGINE_TEST_REDIS_URL"):
+        return os.environ["ENGINE_TEST_REDIS_URL"]
+    from urllib.parse import urlsplit
+
+    base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{10 + index % 6}"
+
+
+REDIS_URL = _redis_url()
 HOUR = timedelta(hours=1)
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
