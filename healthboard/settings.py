@@ -208,3 +208,10 @@ SITE_URL = env_str("SITE_URL", "")
 # Catalog four-eyes: threshold changes that apply to production environments, made in the UI
 # or the API, wait for a second (different) catalog admin's approval (see the README).
 CATALOG_FOUR_EYES = env_bool("CATALOG_FOUR_EYES", False)
+
+# --- ingestion --- (issue 4; INGEST_RATE_LIMIT_PER_MINUTE and RAW_EVENT_RETENTION_DAYS are above)
+# Records (events, labels or reference rows) and body bytes per request; beyond either: 413.
+INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Raw-event day partitions created ahead of time by beat (PostgreSQL).
+INGEST_PARTITIONS_AHEAD_DAYS = env_int("INGEST_PARTITIONS_AHEAD_DAYS", 7, minimum=1)
