@@ -480,3 +480,23 @@ def test_without_a_reference_drift_is_insufficient_with_a_reason(client, system_
     assert "no reference" in psi["details"]["reason"]
     assert values[("null_rate", "", "income", "", start, start + HOUR)]["status"] == "ok"
     assert values[("availability", "", "", "", start, start + HOUR)]["value"] is not None
+
+
+def test_a_high_cardinality_attribute_gets_values_for_its_most_frequent_cohorts_only(small_world, settings):
+    deployment, start = small_world["deployment"], small_world["start"]
+    settings.COMPUTE_MAX_SEGMENTS_PER_ATTRIBUTE = 1
+    call_command(
+        "compute_metrics", deployment=[deployment.pk], start=start.isoformat(), end=(start + HOUR).isoformat()
+    )
+    hourly = MetricValue.objects.filter(deployment=deployment, window_start=start, window_end=start + HOUR)
+    run = hourly.order_by("-run__started_at").first().run
+    segments = set(hourly.filter(run=run).values_list("segment", flat=True))
+    cur = in_window(small_world["events"], start, start + HOUR)
+    top = {}
+    for attribute in ("sex", "age_band"):
+        counts = {}
+        for e in cur:
+            counts[e["cohort"][attribute]] = counts.get(e["cohort"][attribute], 0) + 1
+        top[attribute] = max(counts, key=counts.get)
+    assert segments == {"", f"sex={top['sex']}", f"age_band={top['age_band']}"}
+    assert run.input_rows["segments_without_values"] == 1 + 2  # one sex, two age bands left out

@@ -39,7 +39,7 @@ from metrics.compute import registry
 from metrics.compute.profiles import WindowProfile, merge
 from metrics.compute.registry import CalcContext, Calculator
 from metrics.compute.results import MetricResult, classify
-from metrics.engine import extra, read, store
+from metrics.engine import conf, extra, read, store
 from metrics.engine.context import DeploymentContext, ReferenceData, cohort_segments
 from metrics.engine.rollup import Profiles
 from metrics.engine.windows import Window
@@ -363,7 +363,7 @@ def compute_window(
         if ref_data is None or ref_data.whole is None
         else None
     )
-    segments = sorted(merged)
+    segments, capped = _segments(merged)
     for p in plans:
         result.catalog_versions[p.key] = p.version.number
         pairs = instances(p, ctx)
@@ -412,7 +412,27 @@ def compute_window(
         "reference_rows": int(ref_data.rows) if ref_data is not None else 0,
         "values": len(result.values),
     }
+    if capped:
+        result.input_rows["segments_without_values"] = capped
     return result
+
+
+def _segments(merged: Mapping[str, WindowProfile]) -> tuple[list[str], int]:
+    """All traffic and, per cohort attribute, its most frequent values (at most
+    ``COMPUTE_MAX_SEGMENTS_PER_ATTRIBUTE``): a high-cardinality attribute must not explode the
+    number of values. Returns the segments and how many were left out."""
+    limit = conf.max_segments_per_attribute()
+    by_attribute: dict[str, list[tuple[int, str]]] = {}
+    for segment, profile in merged.items():
+        if segment:
+            by_attribute.setdefault(segment.split("=", 1)[0], []).append((-profile.count, segment))
+    keep = [""] if "" in merged else []
+    left_out = 0
+    for items in by_attribute.values():
+        items.sort()
+        keep += [segment for _, segment in items[:limit]]
+        left_out += max(0, len(items) - limit)
+    return sorted(keep), left_out
 
 
 def _compute_one(

@@ -14,6 +14,8 @@ setting                            default  meaning
 ``COMPUTE_LEASE_SECONDS``          600      a deployment's lease while a task works on it
 ``COMPUTE_QUEUE_SECONDS``          300      how long an enqueued task may wait in the broker
 ``COMPUTE_RUN_TIMEOUT_SECONDS``    1800     a run ``running`` longer than this is reaped
+``COMPUTE_MAX_SEGMENTS_PER_ATTRIBUTE`` 100  cohort values per attribute that get their own
+                                            values in a window (the most frequent ones)
 =================================  =======  =====================================================
 """
 
@@ -34,6 +36,10 @@ def _int(name: str, default: int) -> int:
 
 def max_buckets_per_task() -> int:
     return _int("COMPUTE_MAX_BUCKETS_PER_TASK", 144)
+
+
+def max_segments_per_attribute() -> int:
+    return _int("COMPUTE_MAX_SEGMENTS_PER_ATTRIBUTE", 100)
 
 
 def max_deployments_per_tick() -> int:

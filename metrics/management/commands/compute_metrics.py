@@ -9,11 +9,14 @@ per window and the alert / trust hooks after each window end.
 Defaults: every active deployment; ``--end`` = now rounded down to the last closed window;
 ``--start`` = midnight UTC of the day before ``--end`` (so yesterday's daily window is included).
 ``--end`` never goes past the closed windows. A deployment's watermark moves to ``--end`` when
-it was absent or inside the range, so beat continues from there.
+it was absent or inside the range, so beat continues from there. The command holds each
+deployment's lease while it computes it (waiting for a worker that holds it), so it never
+computes a deployment at the same time as a worker.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -21,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from catalog.models import Deployment
-from metrics.engine import runner, windows
+from metrics.engine import runner, scheduling, windows
 from metrics.engine.cli import ProgressBar, parse_time
 
 
@@ -66,23 +69,29 @@ class Command(BaseCommand):
         began = time.monotonic()
         total = runner.Summary()
         done = 0
+        owner = f"command:compute_metrics:{os.getpid()}"
         for deployment_id in ids:
 
-            def progress(i, n, summary, base=done):
+            def progress(i, n, summary, base=done, deployment_id=deployment_id):
+                scheduling.renew(deployment_id, owner)
                 bar.update(
                     base + i,
                     f"chunks, {total.windows + summary.windows} windows, {total.values + summary.values} values",
                 )
 
-            summary = runner.compute_range(
-                deployment_id,
-                start,
-                end,
-                task_id="command:compute_metrics",
-                advance_watermark=True,
-                progress=progress,
-                call_hooks=not options["no_hooks"],
-            )
+            self._lease(deployment_id, owner)
+            try:
+                summary = runner.compute_range(
+                    deployment_id,
+                    start,
+                    end,
+                    task_id="command:compute_metrics",
+                    advance_watermark=True,
+                    progress=progress,
+                    call_hooks=not options["no_hooks"],
+                )
+            finally:
+                scheduling.release(deployment_id, owner)
             done += chunks
             total.add(summary)
             bar.update(done, f"chunks, {total.windows} windows, {total.values} values")
@@ -95,3 +104,16 @@ class Command(BaseCommand):
             f"windows {total.windows}, values {total.values}, buckets {total.buckets}, "
             f"events {total.events}, seconds {seconds:.1f}"
         )
+
+    def _lease(self, deployment_id: int, owner: str, timeout: float = 900) -> None:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while not scheduling.acquire(deployment_id, owner):
+            if not waited:
+                self.stderr.write(
+                    f"deployment #{deployment_id} is being computed by a worker; waiting for it"
+                )
+                waited = True
+            if time.monotonic() > deadline:
+                raise CommandError(f"deployment #{deployment_id} stayed leased for {timeout:.0f} s")
+            time.sleep(2)
