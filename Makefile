@@ -75,7 +75,7 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MANAGE) makemigrations --check --dry-run
-	$(PYTEST) -n $(PYTEST_WORKERS) -m "not browser" $(PYTEST_ARGS)
+	$(PYTEST) -n $(PYTEST_WORKERS) -m "not browser" --durations=10 $(PYTEST_ARGS)
 	@# Browser tests drive one Chromium each: run them serially. Exit 5 = none collected.
 	$(PYTEST) -m browser $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && status=0; exit $$status
 
