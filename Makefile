@@ -16,12 +16,16 @@ MANAGE := $(BIN)/python manage.py
 SAMPLE_CONFIG ?= catalog/fixtures/sample_config.yaml
 DEMO_ADDR ?= 127.0.0.1
 DEMO_PORT ?= 8000
+# Days of demo telemetry to store and hours of history to compute before the processes start;
+# beat computes the rest in the background. The full demo: make demo DEMO_DAYS=14 DEMO_COMPUTE_HOURS=24
+DEMO_DAYS ?= 3
+DEMO_COMPUTE_HOURS ?= 6
 # pytest-xdist workers for the main run ("auto" = one per core); browser tests run serially.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: help venv demo test lint format migrate bench clean distclean
+.PHONY: help venv demo test lint format migrate bench bench-ingest clean distclean
 
 help:
 	@echo "make demo      set up (venv, install, migrate, sample config, demo users) and run web + worker + beat"
@@ -58,10 +62,10 @@ demo: venv
 	else \
 		echo "warning: manage.py apply_config does not exist yet; the sample config was NOT loaded." >&2; \
 	fi
-	$(MANAGE) seed_demo
+	$(MANAGE) seed_demo --telemetry --days $(DEMO_DAYS) --compute-hours $(DEMO_COMPUTE_HOURS)
 	@echo
 	@echo "Open http://$(DEMO_ADDR):$(DEMO_PORT)/ and log in as 'admin' (password above). Ctrl-C stops everything."
-	$(MANAGE) run_demo --addr $(DEMO_ADDR) --port $(DEMO_PORT)
+	$(MANAGE) run_demo --addr $(DEMO_ADDR) --port $(DEMO_PORT) --simulate
 
 lint: venv
 	$(BIN)/ruff check .
@@ -85,6 +89,9 @@ bench: venv
 	scripts=$$(find tests/bench -maxdepth 1 -name '*.py' ! -name '_*' ! -name 'test_*' ! -name 'conftest.py' | sort); \
 	if [ -z "$$scripts" ]; then echo "No benchmark scripts in tests/bench/."; exit 0; fi; \
 	for script in $$scripts; do echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python $$script || exit $$?; done
+
+bench-ingest: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/python tests/bench/bench_ingest.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache .hypothesis

@@ -179,12 +179,12 @@ class Supervisor:
 
 
 def demo_processes(
-    *, addr: str, port: int, concurrency: int, python: str = sys.executable
+    *, addr: str, port: int, concurrency: int, python: str = sys.executable, simulate: bool = False
 ) -> list[ProcessSpec]:
     manage = str(settings.BASE_DIR / "manage.py")
     celery = [python, "-m", "celery", "-A", "healthboard"]
     schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-    return [
+    processes = [
         # --insecure: serve static files with DEBUG off (the demo runs with production-like DEBUG).
         ProcessSpec(
             "web",
@@ -208,6 +208,12 @@ def demo_processes(
         ),
         ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", schedule]),
     ]
+    if simulate:
+        # Live traffic for the demo systems, through the public ingest API of the web process.
+        processes.append(
+            ProcessSpec("simulator", [python, manage, "simulate_traffic", "--url", f"http://{addr}:{port}"])
+        )
+    return processes
 
 
 class Command(BaseCommand):
@@ -217,9 +223,19 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1", help="web address (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+        parser.add_argument(
+            "--simulate",
+            action="store_true",
+            help="also stream live demo traffic (manage.py simulate_traffic)",
+        )
 
     def handle(self, *args, **options):
-        specs = demo_processes(addr=options["addr"], port=options["port"], concurrency=options["concurrency"])
+        specs = demo_processes(
+            addr=options["addr"],
+            port=options["port"],
+            concurrency=options["concurrency"],
+            simulate=options["simulate"],
+        )
         self.stdout.write(
             f"Starting web on http://{options['addr']}:{options['port']}/ , worker and beat. "
             "Press Ctrl-C to stop all of them."
