@@ -6,14 +6,20 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthboard.settings")
+
+QUEUES = ("ingest", "compute", "notify")
 
 app = Celery("healthboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=(Queue("ingest"), Queue("compute"), Queue("notify")),
+    # Each queue has its own exchange and routing key: queues left to Celery's defaults all
+    # bind the default exchange with one key, and a task would be delivered to every queue.
+    task_queues=tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES),
+    task_default_exchange="compute",
+    task_default_routing_key="compute",
     task_default_queue="compute",
     task_routes={
         "metrics.tasks.ingest_*": {"queue": "ingest"},
