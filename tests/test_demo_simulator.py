@@ -27,6 +27,7 @@ class Clock:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_rows")
 def test_simulator_sends_events_then_late_labels_over_http(live_server):
     call_command("apply_config", str(DEMO_CONFIG), stdout=open("/dev/null", "w"))  # noqa: SIM115
     system = System.objects.get(slug="clinical-triage")
