@@ -194,21 +194,10 @@ def worker(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _seeded(db):
-    """A transactional test ends with a flush of every table — the data migrations' rows (the
-    role groups, the default catalog) included — so put them back (both loaders are idempotent;
-    ``serialized_rollback`` cannot: the catalog's versions are immutable at the database)."""
-    import importlib
-    from types import SimpleNamespace
-
-    from django.db.migrations.executor import MigrationExecutor
-
+def _seeded(restore_migration_rows):
+    """The data migrations' rows a transactional flush removed are back (tests/conftest.py)."""
     from catalog.models import MetricVersion
 
-    apps = MigrationExecutor(connection).loader.project_state().apps
-    editor = SimpleNamespace(connection=connection)
-    importlib.import_module("healthboard.migrations.0002_roles").create_roles(apps, editor)
-    importlib.import_module("catalog.migrations.0004_default_catalog").load(apps, editor)
     assert MetricVersion.objects.filter(is_current=True).count() >= 30
 
 
