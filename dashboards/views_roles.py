@@ -11,7 +11,6 @@ import itertools
 from collections import defaultdict
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Sum
 from django.db.models.functions import TruncHour
@@ -25,6 +24,7 @@ from catalog.models import MetricVersion, System
 from dashboards import charts
 from dashboards.base import DashboardView, Table
 from dashboards.views import get_deployment, scoped_deployments, seg_slug
+from dashboards.workers import UNTIMED_TASKS, compute_durations, notify_durations, queue_depths
 from healthboard import access
 from metrics.models import MetricValue
 from metrics.models.engine import WindowProfile
@@ -492,20 +492,6 @@ def table_sizes() -> list[tuple[str, int]]:
         return list(cursor.fetchall())
 
 
-def queue_depths() -> tuple[list[tuple[str, int]], str]:
-    """Celery queue lengths when the broker is Redis (LLEN of each queue), else an explanation."""
-    url = getattr(settings, "CELERY_BROKER_URL", "") or ""
-    if not url.startswith(("redis://", "rediss://")):
-        return [], "The broker is not Redis; queue depth is not available."
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3)
-        return [(q, int(client.llen(q))) for q in ("ingest", "compute", "notify", "celery")], ""
-    except Exception as exc:  # the page must render when the broker is down
-        return [], f"Broker unreachable: {exc.__class__.__name__}"
-
-
 class PlatformView(DashboardView):
     template_name = "dashboards/platform.html"
     page_name = "platform"
@@ -566,6 +552,10 @@ class PlatformView(DashboardView):
         freshness.sort(key=lambda r: -(r["lag"] if r["lag"] is not None else 1e18))
         sizes = table_sizes()
         queues, queue_note = queue_depths()
+        durations = [
+            *compute_durations([d.pk for d in deployments], filters.since),
+            *notify_durations(system_ids, filters.since),
+        ]
         context.update(
             {
                 "throughput_chart": throughput_chart,
@@ -580,6 +570,8 @@ class PlatformView(DashboardView):
                 "sizes_supported": connection.vendor == "postgresql",
                 "queues": queues,
                 "queue_note": queue_note,
+                "durations": durations,
+                "untimed_tasks": UNTIMED_TASKS,
                 "tables": {
                     "throughput": Table(
                         "throughput",
@@ -611,6 +603,25 @@ class PlatformView(DashboardView):
                         ],
                     ),
                     "storage": Table("storage", ["table", "bytes"], [list(s) for s in sizes]),
+                    "queues": Table("queues", ["queue", "depth"], [list(q) for q in queues]),
+                    "task_durations": Table(
+                        "task_durations",
+                        ["task", "queue", "unit", "count", "failures", "p50_s", "p95_s", "max_s", "newest"],
+                        [
+                            [
+                                t.task,
+                                t.queue,
+                                t.unit,
+                                t.count,
+                                t.failures,
+                                t.p50_s,
+                                t.p95_s,
+                                t.max_s,
+                                t.newest.isoformat() if t.newest else "",
+                            ]
+                            for t in durations
+                        ],
+                    ),
                 },
             }
         )

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from dashboards.export import Table, csv_response
 from healthboard import access
 from metrics.models import MetricValue
 from tests.factories import DeploymentFactory, SystemFactory, UserFactory
@@ -194,3 +201,137 @@ def test_filters_restrict_environment(client, alice, deployment_a):
         .content.decode()
     )
     assert "No deployments match the filters." in html
+
+
+def chart_links(html: str) -> list[str]:
+    return re.findall(r'data-testid="csv-chart-([a-z_]+)"', html)
+
+
+@pytest.mark.parametrize(
+    ("page", "charts"),
+    [
+        ("system", {"chart"}),
+        ("segment", {"chart"}),
+        ("sre", {"latency_chart", "error_chart"}),
+        ("ds", {"heatmap", "cohort_map", "quality_chart"}),
+        ("platform", {"throughput_chart"}),
+    ],
+)
+def test_every_chart_exports_its_data_as_csv(client, alice, deployment_a, page, charts):
+    populate(deployment_a, p95=321.0)
+    urls = {
+        "system": reverse("dashboards:system", args=["system-a"]),
+        "segment": reverse("dashboards:segment", args=[deployment_a.pk, "latency_p95_ms", "all"]),
+        "sre": reverse("dashboards:sre"),
+        "ds": reverse("dashboards:ds") + f"?deployment={deployment_a.pk}",
+        "platform": reverse("dashboards:platform"),
+    }
+    url = urls[page]
+    login(client, alice)
+    response = client.get(url)
+    assert set(chart_links(response.content.decode())) == charts
+    sep = "&" if "?" in url else "?"
+    for name in charts:
+        figure = response.context[name]
+        exported = client.get(f"{url}{sep}format=csv&chart={name}")
+        assert exported["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(exported.content.decode())))
+        assert rows[0] == ["series", "x", "y", "value", "label"]
+        points = sum(
+            len(t["z"]) * len(t["x"]) if t["type"] == "heatmap" else len(t["x"]) for t in figure["data"]
+        )
+        assert len(rows) - 1 == points, name
+    if page == "sre":
+        latency = client.get(f"{url}?format=csv&chart=latency_chart").content.decode().splitlines()
+        assert sum(1 for line in latency if line.startswith("p95,") and line.endswith(",321.0,,")) == 6
+    if page == "ds":
+        heat = list(
+            csv.reader(io.StringIO(client.get(f"{url}{sep}format=csv&chart=heatmap").content.decode()))
+        )
+        assert ["income", "critical"] not in heat  # all traffic: ok cells, coded 0
+        assert {row[2] for row in heat[1:]} == {"income"} and {row[3] for row in heat[1:]} == {"0"}
+    assert client.get(f"{url}{sep}format=csv&chart=nope").status_code == 404
+
+
+def test_distribution_overlay_exports_its_bars(client, alice, deployment_a):
+    """The chart CSV works on partials too (the drift cell's histogram overlay, when present)."""
+    populate(deployment_a)
+    value = MetricValue.objects.filter(
+        deployment=deployment_a, metric_version__definition__key="feature_drift_psi", segment=""
+    ).first()
+    login(client, alice)
+    response = client.get(
+        reverse("dashboards:ds-distribution"),
+        {
+            "deployment": deployment_a.pk,
+            "feature": "income",
+            "window": value.window_start.isoformat(),
+            "format": "csv",
+        },
+    )
+    assert response.status_code == 200 and response.content.decode().startswith("metric,value,status")
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted():
+    table = Table("t", ["a", "b"], [["=HYPERLINK(1)", -1.5], ["@x", None]])
+    text = csv_response(table, "page").content.decode().splitlines()
+    assert text[1:] == ["'=HYPERLINK(1),-1.5", "'@x,"]
+
+
+def test_platform_task_durations_from_runs_and_deliveries(client, alice, deployment_a, deployment_b):
+    from alerts.models import Channel, DeliveryAttempt, Incident, Notification
+    from metrics.models import ComputationRun
+
+    now = timezone.now()
+
+    def unit(deployment, started, seconds, *, task_id="celery-1", failed=False, windows=3):
+        for n in range(windows):
+            ComputationRun.objects.create(
+                deployment=deployment,
+                kind="window",
+                task_id=task_id,
+                status="failed" if failed and n == windows - 1 else "succeeded",
+                started_at=started,
+                finished_at=started + timedelta(seconds=seconds * (n + 1) / windows),
+            )
+
+    unit(deployment_a, now - timedelta(hours=2), 2.0)
+    unit(deployment_a, now - timedelta(hours=1), 4.0)
+    unit(deployment_a, now - timedelta(minutes=30), 6.0, failed=True)
+    unit(deployment_a, now - timedelta(minutes=20), 1.0, task_id="")  # the compute_metrics command
+    unit(deployment_b, now - timedelta(hours=1), 100.0)  # another team's: not counted
+    channel = Channel.objects.create(name="ops", kind="email", email_to="ops@example.com")
+    incident = Incident.objects.create(system=deployment_a.environment.system, title="latency")
+    notification = Notification.objects.create(
+        channel=channel,
+        incident=incident,
+        group_key="g",
+        state_hash="h",
+        kind="firing",
+        created_at=now - timedelta(minutes=10),
+        delivered_at=now - timedelta(minutes=9),
+        status="delivered",
+    )
+    for number, (ms, outcome) in enumerate([(120.0, "retry"), (80.0, "delivered")], start=1):
+        DeliveryAttempt.objects.create(
+            notification=notification,
+            number=number,
+            duration_ms=ms,
+            outcome=outcome,
+            started_at=now - timedelta(minutes=10),
+        )
+    login(client, alice)
+    response = client.get(reverse("dashboards:platform"))
+    rows = {t.task: t for t in response.context["durations"]}
+    compute = rows["metrics.tasks_compute.compute_deployment"]
+    assert (compute.count, compute.failures) == (3, 1)
+    assert compute.p50_s == pytest.approx(4.0) and compute.max_s == pytest.approx(6.0)
+    assert compute.p95_s == pytest.approx(5.8)  # linear interpolation between 4 and 6
+    assert rows["compute_metrics command"].count == 1
+    delivery = rows["alerts.tasks.dispatch_notifications"]
+    assert (delivery.count, delivery.failures) == (2, 1) and delivery.p50_s == pytest.approx(0.1)
+    assert rows["notification outbox"].p50_s == pytest.approx(60.0)
+    html = response.content.decode()
+    assert 'data-testid="task-durations"' in html and "compute_deployment" in html
+    exported = client.get(reverse("dashboards:platform") + "?format=csv&table=task_durations")
+    assert "metrics.tasks_compute.compute_deployment,compute" in exported.content.decode()
