@@ -63,6 +63,16 @@ def _audit_for(object_type: str, object_ids) -> list[AuditRecord]:
     )
 
 
+def _metric_audit(definition: MetricDefinition, versions) -> list[AuditRecord]:
+    """The definition's changes and what was done under its versions (backfills), newest first."""
+    return sorted(
+        _audit_for("catalog.metricdefinition", [definition.pk])
+        + _audit_for("catalog.metricversion", [v.pk for v in versions]),
+        key=lambda r: r.seq,
+        reverse=True,
+    )[:100]
+
+
 def _changed_fields(older: MetricVersion | None, newer: MetricVersion) -> list[str]:
     if older is None:
         return []
@@ -120,6 +130,8 @@ class MetricDetailView(LoginRequiredMixin, TemplateView):
     template_name = "catalog/metric_detail.html"
 
     def get_context_data(self, key: str, **kwargs):
+        from metrics.engine import backfill  # the catalog must not depend on metrics at import
+
         context = super().get_context_data(**kwargs)
         definition = get_object_or_404(MetricDefinition, key=key)
         versions = list(definition.versions.select_related("created_by").order_by("-number"))
@@ -150,6 +162,7 @@ class MetricDetailView(LoginRequiredMixin, TemplateView):
             ),
             self.request.user,
         )
+        is_admin = access.is_catalog_admin(self.request.user)
         context.update(
             definition=definition,
             current=current,
@@ -159,9 +172,11 @@ class MetricDetailView(LoginRequiredMixin, TemplateView):
             diff_form=diff_form,
             overrides=[o for o in overrides if not o.is_cleared],
             pending=_visible_pending(self.request.user).filter(definition=definition),
-            audit=_audit_for("catalog.metricdefinition", [definition.pk]),
-            is_admin=access.is_catalog_admin(self.request.user),
+            audit=_metric_audit(definition, versions),
+            is_admin=is_admin,
             four_eyes=services.four_eyes_enabled(),
+            # The "recompute history" button (metrics.engine.backfill): catalog admins only.
+            backfills=backfill.recent(definition.key) if is_admin else [],
         )
         return context
 

@@ -255,3 +255,82 @@ def test_backfill_endpoint_is_for_catalog_admins_and_audited(
             "/api/v1/backfills/", {"metric": "feature_drift_psi", "version": "2", "next": "/catalog/"}
         )
     assert response.status_code == 302 and response["Location"] == "/catalog/"
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks sent with ``delay`` run inline (the real task code, no broker)."""
+    from healthboard.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def _form_fields(html: str, marker: str) -> tuple[str, dict[str, str]]:
+    """``(action, {name: value})`` of the form with ``marker`` in its opening tag."""
+    import re
+
+    form = re.search(rf"<form[^>]*{marker}[^>]*>(.*?)</form>", html, re.S)
+    assert form, f"no form with {marker}"
+    action = re.search(r'action="([^"]+)"', form.group(0)).group(1)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1)))
+    return action, fields
+
+
+def test_the_catalog_page_button_backfills_beside_the_old_series(
+    computed, catalog_admin, django_capture_on_commit_callbacks, celery_eager
+):
+    from django.test import Client
+
+    deployment = computed["deployment"]
+    page = "/catalog/metrics/feature_drift_psi/"
+    psi = MetricValue.objects.filter(
+        deployment=deployment, metric_version__definition__key="feature_drift_psi"
+    )
+    old = {(v.segment, v.feature, v.window_start): (v.value, v.status, v.pk) for v in psi}
+    assert old and {v.metric_version.number for v in psi} == {1}
+    v2 = _new_psi_version(catalog_admin)
+
+    reader = Client(enforce_csrf_checks=True)
+    reader.force_login(UserFactory(username="dana", roles=["data_scientist"]))
+    assert "backfill-form" not in reader.get(page).content.decode()  # the button is for catalog admins
+
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(catalog_admin)
+    html = admin.get(page).content.decode()
+    action, fields = _form_fields(html, 'class="inline-form backfill-form"')
+    assert action.rstrip("/") == "/api/v1/backfills" and fields["metric"] == "feature_drift_psi"
+    assert fields["version"] == str(v2.number) and fields["next"] == page
+    assert "Recompute history under v2" in html
+    without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert admin.post(action, without_token).status_code == 403  # session auth needs the CSRF token
+    assert not ComputationRun.objects.filter(kind="backfill").exists()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin.post(action, {**fields, "reason": "stricter PSI thresholds"})
+    assert response.status_code == 302 and response["Location"] == page
+    assert len(callbacks) == 1  # the task is sent once the request commits; eager: it ran
+    umbrella = ComputationRun.objects.get(kind="backfill")
+    assert umbrella.status == "succeeded" and umbrella.catalog_versions == {"feature_drift_psi": v2.number}
+    record = AuditRecord.objects.get(action="metric.backfill")
+    assert record.actor == catalog_admin and record.reason == "stricter PSI thresholds"
+    assert record.object_id == str(v2.pk) and record.after["run"] == umbrella.pk
+
+    # The new version's series stands beside the old one, which is untouched.
+    new = {(v.segment, v.feature, v.window_start): v for v in psi.filter(metric_version=v2)}
+    assert set(old) <= set(new)
+    for key, (value, _status, pk) in old.items():
+        assert new[key].value == value and new[key].pk != pk
+    assert {
+        (v.segment, v.feature, v.window_start): (v.value, v.status, v.pk)
+        for v in psi.filter(metric_version__number=1)
+    } == old
+    assert umbrella.input_rows["values"] == len(new)
+
+    # Back on the page: the message, the run and the audit record.
+    html = admin.get(page).content.decode()
+    assert f"Backfill #{umbrella.pk} of feature_drift_psi v2 queued" in html
+    assert f'data-backfill-run="{umbrella.pk}"' in html and "succeeded" in html
+    assert "metric.backfill" in html and "stricter PSI thresholds" in html

@@ -31,7 +31,7 @@ from metrics.models import WindowProfile as StoredProfile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["request", "run"]
+__all__ = ["recent", "request", "run"]
 
 Status = ComputationRun.Status
 CHUNK = 24  # windows per unit (transaction)
@@ -94,6 +94,13 @@ def request(
     return umbrella
 
 
+def recent(key: str, limit: int = 5) -> list[ComputationRun]:
+    """The latest backfill (umbrella) runs of metric ``key``, newest first (the catalog page)."""
+    return list(
+        ComputationRun.objects.filter(kind=runs.BACKFILL, input_rows__metric=key).order_by("-pk")[:limit]
+    )
+
+
 def _deployments(ids: Sequence[int]) -> list[int]:
     if ids:
         return list(ids)
@@ -110,8 +117,12 @@ def _bounds(deployment_id: int, size: str, start: datetime | None, end: datetime
             return None
         start = start or agg["lo"]
         if end is None:
+            # All stored history: through the last rolled bucket — ``compute_metrics`` may have
+            # computed a range ahead of the watermark, which then stays behind it.
+            end = agg["hi"] + windows.BUCKET
             watermark = ComputeWatermark.objects.filter(deployment_id=deployment_id).first()
-            end = watermark.computed_through if watermark else agg["hi"] + windows.BUCKET
+            if watermark is not None:
+                end = max(end, watermark.computed_through)
     end = min(end, windows.closed_until(timezone.now()))
     lo = windows.floor(start, span)
     hi = windows.floor(end, span)
