@@ -1,22 +1,28 @@
 """The fast path for event batches in which every record is valid (the common case).
 
-msgspec decodes the body straight into typed structs, checking JSON types in C; what is left
-for Python per event is what depends on the system's catalog (route, declared features and
-cohorts, timestamp bounds). Anything unusual — a decode error, a type msgspec refuses, NaN,
-an unknown feature, a value the slow path would convert (an integer category, a boolean
-prediction) — makes :func:`validate_body` return ``None`` and the caller takes the reference
-path (``parse`` + ``validate.validate_events``), which produces every per-record error. So the
-fast path can only accept what the reference path accepts, and stores the same rows:
-``tests/test_ingest_fastpath.py`` compares both on the same batches.
+msgspec decodes the body straight into typed structs built from the system's catalog: one
+struct per model, tagged by the ``model`` field, whose ``features`` and ``cohort`` are structs
+of the declared names. So the JSON types, the declared features and cohorts, NaN / Infinity,
+bounds and lengths are all checked in C while decoding; what is left for Python per event is
+the route (model, version, environment) and building the storage row. Anything unusual — a
+decode error, a value msgspec refuses, a value the slow path would convert (an integer
+category, a boolean prediction) — makes :func:`validate_body` return ``None`` and the caller
+takes the reference path (``parse`` + ``validate.validate_events``), which produces every
+per-record error. So the fast path can only accept what the reference path accepts, and
+stores the same rows: ``tests/test_ingest_fastpath.py`` compares both on the same batches.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
+from msgspec.structs import astuple
 
-from metrics.ingest.context import SystemContext
+from metrics.ingest.context import ModelInfo, SystemContext
 from metrics.ingest.limits import PayloadTooLarge
 from metrics.ingest.validate import (
     MAX_EVENT_ID,
@@ -24,39 +30,95 @@ from metrics.ingest.validate import (
     MAX_TEXT,
     PENDING,
     ValidEvents,
-    _prepare,
     _route_state,
 )
 
-Feature = float | str | None
+# The rules a record's values must meet, as msgspec types: checked in C while decoding.
+# A bound on both sides also refuses NaN and ±Infinity (and JSON numbers beyond float range).
+FLOAT_MAX = 1.7976931348623157e308
+Finite = Annotated[float, Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
+Probability = Annotated[float, Meta(ge=0.0, le=1.0)]
+Latency = Annotated[float, Meta(ge=0.0, le=MAX_LATENCY_MS)]
+Text = Annotated[str, Meta(max_length=MAX_TEXT)]
+EventId = Annotated[str, Meta(min_length=1, max_length=MAX_EVENT_ID)]
+Timestamp = Annotated[datetime, Meta(tz=True)]
 
 
-class Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    event_id: str
-    model: str
-    model_version: str
-    environment: str
-    timestamp: datetime
-    latency_ms: float | None = None
-    error: bool | None = None
-    features: dict[str, Feature] | None = None
-    prediction: float | None = None
-    score: float | None = None
-    label: float | None = None
-    cohort: dict[str, str | None] | None = None
+def _values_struct(name: str, fields: list[tuple[str, object]]) -> type:
+    """A struct whose JSON keys are the declared names (any string), in declared order.
+
+    Fields are named ``v0..vN`` and renamed to the declared names, so a feature may be called
+    anything JSON allows; unknown keys are refused.
+    """
+    return msgspec.defstruct(
+        name,
+        [(f"v{i}", kind | None, None) for i, (_, kind) in enumerate(fields)],
+        rename={f"v{i}": declared for i, (declared, _) in enumerate(fields)},
+        forbid_unknown_fields=True,
+        gc=False,
+    )
 
 
-class Batch(msgspec.Struct, gc=False):
-    events: list[Event]
+@lru_cache(maxsize=256)
+def _event_type(slug: str, numeric: tuple, categorical: tuple, cohorts: tuple, binary: bool) -> type:
+    """The typed event struct of one model, tagged by its slug in the ``model`` field.
+
+    Cached on the declaration itself, so a changed feature list builds a new type.
+    """
+    features = _values_struct("Features", [(n, Finite) for n in numeric] + [(c, Text) for c in categorical])
+    cohort = _values_struct("Cohort", [(c, Text) for c in cohorts])
+    return msgspec.defstruct(
+        "Event",
+        [
+            ("event_id", EventId),
+            ("model_version", str),
+            ("environment", str),
+            ("timestamp", Timestamp),
+            ("latency_ms", Latency | None, None),
+            ("error", bool | None, None),
+            ("features", features | None, None),
+            ("prediction", Finite | None, None),
+            ("score", (Probability if binary else Finite) | None, None),
+            ("label", Finite | None, None),
+            ("cohort", cohort | None, None),
+        ],
+        tag_field="model",
+        tag=slug,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
 
 
-_batch_decoder = msgspec.json.Decoder(Batch)
-_event_decoder = msgspec.json.Decoder(Event)
-_FLOATS = frozenset({float, type(None)})
-_STRS = frozenset({str, type(None)})
+def _model_type(info: ModelInfo) -> type:
+    return _event_type(
+        info.slug, tuple(info.numeric), tuple(info.categorical), tuple(info.cohorts), info.is_binary
+    )
 
 
-def decode(body: bytes, *, ndjson: bool, limit: int) -> list[Event] | None:
+@lru_cache(maxsize=64)
+def _decoders(event_types: tuple) -> tuple[msgspec.json.Decoder, msgspec.json.Decoder]:
+    """(whole-batch decoder, one-event decoder) for a system's models."""
+    union = _union((*event_types, _Untagged))
+    batch = msgspec.defstruct("Batch", [("events", list[union])], gc=False)
+    return msgspec.json.Decoder(batch), msgspec.json.Decoder(union)
+
+
+# A tag no model has: with at least two members the union makes the ``model`` tag required
+# (a lone tagged struct would accept a record without it).
+_Untagged = msgspec.defstruct("Untagged", [], tag_field="model", tag="\x00", forbid_unknown_fields=True)
+
+
+def _union(types: tuple):
+    from typing import Union
+
+    return Union[types]  # noqa: UP007 - a runtime-built union of struct types
+
+
+def decode(body: bytes, ctx: SystemContext, *, ndjson: bool, limit: int) -> list | None:
+    """The typed events of a body whose every record is valid, or None (take the reference path)."""
+    if not ctx.models:
+        return None
+    batch_decoder, event_decoder = _decoders(tuple(_model_type(info) for info in ctx.models.values()))
     try:
         if ndjson:
             lines = [line for line in body.split(b"\n") if line.strip()]
@@ -65,9 +127,9 @@ def decode(body: bytes, *, ndjson: bool, limit: int) -> list[Event] | None:
                     f"{len(lines)} events in one request; the limit is {limit}. Split them into several requests.",
                     {"events": [f"more than {limit} records"]},
                 )
-            decode_event = _event_decoder.decode
+            decode_event = event_decoder.decode
             return [decode_event(line) for line in lines] if lines else None
-        events = _batch_decoder.decode(body).events
+        events = batch_decoder.decode(body).events
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if len(events) > limit:
@@ -75,7 +137,7 @@ def decode(body: bytes, *, ndjson: bool, limit: int) -> list[Event] | None:
             f"{len(events)} events in one request; the limit is {limit}. Split them into several requests.",
             {"events": [f"more than {limit} records"]},
         )
-    return events
+    return events or None
 
 
 def validate_body(
@@ -89,82 +151,63 @@ def validate_body(
     max_future: timedelta,
 ) -> ValidEvents | None:
     """Rows for a batch whose every record is valid, or None (take the reference path)."""
-    events = decode(body, ndjson=ndjson, limit=limit)
+    if b"\\u0000" in body:
+        return None  # a NUL character, which PostgreSQL text cannot store: rejected per record there
+    events = decode(body, ctx, ndjson=ndjson, limit=limit)
     if events is None:
         return None
-    for info in ctx.models.values():
-        _prepare(info)
+    stamps = [ev.timestamp for ev in events]
+    min_ts, max_ts = min(stamps), max(stamps)
+    if max_ts > now + max_future or min_ts < retention_cutoff:
+        return None
     out = ValidEvents()
     rows = out.rows
     routes = out.routes
     route_state: dict[tuple, object] = {}
-    latest = now + max_future
-    models_get = ctx.models.get
-    min_ts = max_ts = None
+    # per model: (slug, numeric count, all-null numeric, all-null categorical, all-null cohort)
+    shapes: dict[type, tuple] = {}
+    for info in ctx.models.values():
+        k = len(info.numeric)
+        shapes[_model_type(info)] = (
+            info.slug,
+            k,
+            [None] * k,
+            [None] * len(info.categorical),
+            [None] * len(info.cohorts),
+        )
     for ev in events:
-        event_id = ev.event_id
-        if not 0 < len(event_id) <= MAX_EVENT_ID:
+        if type(ev) is _Untagged:
             return None
-        info = models_get(ev.model)
-        if info is None:
-            return None
-        route = (ev.model, ev.model_version, ev.environment)
+        slug, k, no_numeric, no_categorical, no_cohort = shapes[type(ev)]
+        route = (slug, ev.model_version, ev.environment)
         state = route_state.get(route)
         if state is None:
-            state = route_state[route] = _route_state(ctx, info, *route)
+            state = route_state[route] = _route_state(ctx, ctx.models[slug], *route)
             if state is PENDING:
                 out.pending_routes.add(route)
             elif type(state) is not int:
                 return None
-        ts = ev.timestamp
-        if ts.tzinfo is None or ts > latest or ts < retention_cutoff:
-            return None
-        latency = ev.latency_ms
-        if latency is not None and not 0.0 <= latency <= MAX_LATENCY_MS:
-            return None  # also NaN
-        score = ev.score
-        if score is not None and (score - score != 0.0 or (info.binary and not 0.0 <= score <= 1.0)):
-            return None
-        prediction = ev.prediction
-        label = ev.label
-        if (prediction is not None and prediction - prediction != 0.0) or (
-            label is not None and label - label != 0.0
-        ):
-            return None
         feats = ev.features
         if feats is None:
-            numeric = [None] * len(info.numeric)
-            categorical = [None] * len(info.categorical)
+            numeric, categorical = no_numeric[:], no_categorical[:]
         else:
-            if not feats.keys() <= info.known:
-                return None
-            get = feats.get
-            numeric = list(map(get, info.numeric))
-            categorical = list(map(get, info.categorical))
-            if numeric and not set(map(type, numeric)) <= _FLOATS:
-                return None
-            if categorical and not (
-                set(map(type, categorical)) <= _STRS
-                and max(len(c) if c else 0 for c in categorical) <= MAX_TEXT
-            ):
-                return None
-            if numeric and None not in numeric and sum(numeric) - sum(numeric) != 0.0:
-                return None  # NaN / inf (the slow path names the feature)
+            values = astuple(feats)
+            numeric, categorical = list(values[:k]), list(values[k:])
         raw_cohort = ev.cohort
-        if raw_cohort is None:
-            cohort = [None] * len(info.cohorts)
-        else:
-            if not raw_cohort.keys() <= info.cohort_set:
-                return None
-            cohort = list(map(raw_cohort.get, info.cohorts))
-            if cohort and max(len(c) if c else 0 for c in cohort) > MAX_TEXT:
-                return None
-        if min_ts is None or ts < min_ts:
-            min_ts = ts
-        if max_ts is None or ts > max_ts:
-            max_ts = ts
+        cohort = no_cohort[:] if raw_cohort is None else list(astuple(raw_cohort))
         rows.append(
-            (ts, latency, prediction, score, label, bool(ev.error), event_id, numeric, categorical, cohort)
+            (
+                ev.timestamp,
+                ev.latency_ms,
+                ev.prediction,
+                ev.score,
+                ev.label,
+                bool(ev.error),
+                ev.event_id,
+                numeric,
+                categorical,
+                cohort,
+            )
         )
         routes.append(route)
     out.indexes = list(range(len(rows)))
