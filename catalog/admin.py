@@ -49,6 +49,13 @@ class SystemAdmin(GuardedModelAdmin):
     list_filter = ("criticality", "team")
     search_fields = ("slug", "name")
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "weight_profile" in form.changed_data:
+            services.announce_policy_change(
+                deployments=Deployment.objects.filter(environment__system=obj), actor=request.user
+            )
+
 
 class FeatureInline(admin.TabularInline):
     model = Feature

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet, Value
 from django.utils import timezone
 
+from catalog import signals
 from catalog.models import (
     CatalogChangeRequest,
     Deployment,
@@ -64,6 +65,7 @@ __all__ = [
     "EffectivePolicy",
     "Outcome",
     "Thresholds",
+    "announce_policy_change",
     "approve_change",
     "backtest_metric_change",
     "count_breach_windows",
@@ -141,6 +143,30 @@ def _check_order(direction: str, warn: float | None, critical: float | None, err
         errors["critical_threshold"] = (
             "Higher is better: the critical threshold must be ≤ the warn threshold."
         )
+
+
+# Content fields of a metric version that decide a trust score (health, pillar).
+SCORING_FIELDS = ("warn_threshold", "critical_threshold", "direction", "pillar")
+
+
+def announce_policy_change(*, deployments: QuerySet[Deployment] | None = None, actor=None) -> None:
+    """Tell the trust score that thresholds or weights changed (``signals.policy_changed``) for
+    ``deployments`` (None: all), so the latest decisions are re-made under the new policy and a
+    change that alone unblocks a deployment is flagged (DESIGN.md §5.6). Call it inside the
+    change's transaction; ``actor`` is the author, None when the audit trail must tell."""
+    ids = None if deployments is None else list(deployments.values_list("pk", flat=True))
+    if ids == []:
+        return
+    signals.policy_changed.send(sender=Deployment, deployment_ids=ids, actor=_user(actor))
+
+
+def _profile_users(name: str) -> QuerySet[Deployment]:
+    """Deployments scored with weight profile ``name`` (``balanced`` also stands in for a
+    system whose profile has no current version, see ``current_weights``)."""
+    if name != "balanced":
+        return Deployment.objects.filter(environment__system__weight_profile=name)
+    others = WeightProfile.objects.filter(versions__is_current=True).exclude(name=name).values("name")
+    return Deployment.objects.exclude(environment__system__weight_profile__in=others)
 
 
 def _version_number(qs: QuerySet) -> int:
@@ -252,6 +278,9 @@ def _write_metric_version(
         source=source,
         actor=actor,
     )
+    if current is not None and any(getattr(current, f) != getattr(version, f) for f in SCORING_FIELDS):
+        # An approved change (``created_by`` = the proposer): the audit trail names both.
+        announce_policy_change(actor=None if created_by is not None else actor)
     return version
 
 
@@ -612,6 +641,14 @@ def _write_override(
         reason=reason,
         source=source,
         actor=actor,
+    )
+    affected = {
+        ThresholdOverride.Scope.SYSTEM: Q(environment__system=system),
+        ThresholdOverride.Scope.ENVIRONMENT: Q(environment=environment),
+        ThresholdOverride.Scope.DEPLOYMENT: Q(pk=getattr(deployment, "pk", None)),
+    }[scope]
+    announce_policy_change(
+        deployments=Deployment.objects.filter(affected), actor=None if created_by is not None else actor
     )
     return override
 
@@ -1147,6 +1184,11 @@ def create_weight_profile_version(
             source=source,
             actor=actor,
         )
+        if current is not None and (before["pillar_weights"], before["metric_weights"]) != (
+            content["pillar_weights"],
+            content["metric_weights"],
+        ):
+            announce_policy_change(deployments=_profile_users(name), actor=actor)
         return version
 
 

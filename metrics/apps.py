@@ -37,3 +37,8 @@ class MetricsConfig(AppConfig):
 
         register_system_path(WindowProfile, "deployment__environment__system")
         register_system_path(ComputeWatermark, "deployment__environment__system")
+
+        from catalog.signals import policy_changed
+        from metrics.trust.recheck import on_policy_changed
+
+        policy_changed.connect(on_policy_changed, dispatch_uid="metrics.trust.recheck")

@@ -6,6 +6,8 @@
   each committed unit the hook (alerts evaluation, trust score) runs.
 * ``reap_stuck_runs`` (beat): runs stuck in ``running`` (a killed worker) → ``failed``.
 * ``backfill_metric``: recompute a metric's history under one catalog version.
+* ``recheck_trust_policy``: after a catalog threshold / weight change, re-decide the latest
+  trust scores it affects (``metrics.trust.recheck``).
 
 At-least-once (``acks_late``, ``reject_on_worker_lost`` in ``healthboard.celery``): every task
 is idempotent — values are upserted on their unique key, a unit commits all-or-nothing, and a
@@ -71,3 +73,10 @@ def backfill_metric(self, run_id: int) -> dict:
 
     summary = backfill.run(int(run_id), task_id=self.request.id or "eager")
     return {"windows": summary.windows, "values": summary.values}
+
+
+@shared_task(name="metrics.tasks_compute.recheck_trust_policy", ignore_result=True, **RETRY)
+def recheck_trust_policy(deployment_ids: list[int] | None, actor_id: int | None = None) -> dict:
+    from metrics.trust import recheck
+
+    return {"rescored": len(recheck.recheck(deployment_ids, actor_id))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.utils import timezone
@@ -14,6 +15,23 @@ PASSWORD = "pw-for-tests-1"
 
 def current(key: str) -> MetricVersion:
     return MetricVersion.objects.select_related("definition").get(definition__key=key, is_current=True)
+
+
+def edit_data(version: MetricVersion, **changes) -> dict:
+    """The metric edit form's POST data: ``version``'s content with ``changes`` applied."""
+    data = {**version.content(), "base_version": version.number, "reason": "", **changes}
+    out = {}
+    for key, value in data.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            if value:
+                out[key] = "on"
+        elif isinstance(value, dict):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
 
 
 def deployment_in(system, env_slug: str = "prod", kind: str = Environment.Kind.PRODUCTION):

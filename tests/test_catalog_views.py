@@ -19,29 +19,11 @@ from catalog.models import (
 )
 from healthboard import access
 from healthboard.models import AuditRecord
-from tests.catalog_support import current, deployment_in, seed_values
+from tests.catalog_support import current, deployment_in, edit_data, seed_values
 from tests.factories import SystemFactory
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.catalog_fixtures"]
-
-
-def edit_data(version: MetricVersion, **changes) -> dict:
-    data = {**version.content(), "base_version": version.number, "reason": "", **changes}
-    out = {}
-    for key, value in data.items():
-        if value is None:
-            out[key] = ""
-        elif isinstance(value, bool):
-            if value:
-                out[key] = "on"
-        elif isinstance(value, dict):
-            import json
-
-            out[key] = json.dumps(value)
-        else:
-            out[key] = str(value)
-    return out
 
 
 def text(response) -> str:

@@ -17,6 +17,7 @@ from metrics.models import ComputationRun, ComputeWatermark, MetricValue
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.celery_fixtures"]
 HOUR = timedelta(hours=1)
 BUCKET = windows.BUCKET
 
@@ -255,17 +256,6 @@ def test_backfill_endpoint_is_for_catalog_admins_and_audited(
             "/api/v1/backfills/", {"metric": "feature_drift_psi", "version": "2", "next": "/catalog/"}
         )
     assert response.status_code == 302 and response["Location"] == "/catalog/"
-
-
-@pytest.fixture
-def celery_eager():
-    """Tasks sent with ``delay`` run inline (the real task code, no broker)."""
-    from healthboard.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 def _form_fields(html: str, marker: str) -> tuple[str, dict[str, str]]:

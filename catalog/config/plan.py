@@ -157,10 +157,11 @@ def plan_update(
     diff: dict[str, tuple[Any, Any]],
     load: Callable[[], models.Model],
     resolve: dict[str, Callable[[], Any]] | None = None,
+    after: Callable[[models.Model, ApplyContext], None] | None = None,
 ) -> None:
     """Plan ``<kind>.update`` of the fields in ``diff`` (``{field: (old, new)}``) on the object
     ``load`` fetches. ``resolve`` turns a shown value into the stored one at apply time (a
-    team slug into the team, once the team exists)."""
+    team slug into the team, once the team exists); ``after(obj, ctx)`` runs once it is saved."""
     if not diff:
         return
     resolve = resolve or {}
@@ -172,5 +173,7 @@ def plan_update(
             setattr(obj, name, resolve[name]() if name in resolve else new)
         obj.save(update_fields=list(diff))
         ctx.audit(f"{kind}.update", obj, before=before, after=snapshot(obj))
+        if after is not None:
+            after(obj, ctx)
 
     plan.add(f"{kind}.update", target, describe_diff(diff), run)

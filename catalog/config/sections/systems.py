@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from catalog import services
 from catalog.config.plan import ApplyContext, Plan, plan_create, plan_update
 from catalog.config.schema import MISSING, SLUG_RE, Checker
 from catalog.config.sections.teams import ensure_team
@@ -282,6 +283,13 @@ def _system(slug: str) -> System:
     return System.objects.get(slug=slug)
 
 
+def _recheck_trust(system: System, ctx: ApplyContext) -> None:
+    """A system now scored with another weight profile: re-decide its deployments' readiness."""
+    services.announce_policy_change(
+        deployments=Deployment.objects.filter(environment__system=system), actor=ctx.actor
+    )
+
+
 def _model(system: str, slug: str) -> Model:
     return Model.objects.get(system__slug=system, slug=slug)
 
@@ -337,6 +345,7 @@ class SystemsSection:
                 diff,
                 lambda slug=spec.slug: _system(slug),
                 resolve={"team": lambda slug=spec.team: Team.objects.get(slug=slug)},
+                after=_recheck_trust if "weight_profile" in diff else None,
             )
         self._plan_environments(spec, system, plan)
         models = {m.slug: m for m in system.models.all()} if system else {}
