@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from healthboard import access
-from tests.factories import DeploymentFactory, SystemFactory, TeamFactory, UserFactory
+from tests.factories import DeploymentFactory, SystemFactory, TeamFactory, UserFactory, load_migration_rows
 
 
 @pytest.fixture
@@ -65,13 +65,4 @@ def catalog_admin(db):
 def restore_migration_rows(db):
     """A transactional test's flush removes the data migrations' rows (role groups, default
     catalog, weight profiles); put them back (both loaders are idempotent)."""
-    import importlib
-    from types import SimpleNamespace
-
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    apps = MigrationExecutor(connection).loader.project_state().apps
-    editor = SimpleNamespace(connection=connection)
-    importlib.import_module("healthboard.migrations.0002_roles").create_roles(apps, editor)
-    importlib.import_module("catalog.migrations.0004_default_catalog").load(apps, editor)
+    load_migration_rows()

@@ -158,3 +158,19 @@ class MetricValueFactory(factory.django.DjangoModelFactory):
     value = 120.0
     status = "ok"
     sample_size = 1000
+
+
+def load_migration_rows() -> None:
+    """Put back the data migrations' rows (role groups, default catalog, weight profiles) that a
+    transactional test's flush removes; both loaders are idempotent. Also seeds databases the
+    integration tests restore from a schema dump."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    apps = MigrationExecutor(connection).loader.project_state().apps
+    editor = SimpleNamespace(connection=connection)
+    importlib.import_module("healthboard.migrations.0002_roles").create_roles(apps, editor)
+    importlib.import_module("catalog.migrations.0004_default_catalog").load(apps, editor)

@@ -1,33 +1,28 @@
 """End to end with a real Celery worker against Redis, on PostgreSQL (marker ``integration``).
 
-A worker (``celery -A healthboard worker -Q compute,ingest,notify``) runs as a subprocess on the
-test database (``test_<name>``) with ``CELERY_BROKER_URL=redis://…/10`` (DB 10 + the xdist worker
-number); the tests
-commit their rows (``transaction=True``) so the worker sees them. Telemetry goes in through the
-ingest API, a beat-equivalent call (``metrics.tasks_compute.schedule`` in its own process, as
-beat would send it) enqueues the work, the worker computes, values come out of the read API and
-are compared with NumPy / SciPy on the same events. Then a worker's pool process is SIGKILLed in
-the middle of a task: the message is redelivered (acks_late + reject_on_worker_lost), the same
-task takes its lease back and continues from the committed watermark, and the values end up
-complete and not duplicated.
+A worker (``celery -A healthboard worker -Q compute,ingest,notify``, fixture ``worker`` in
+``conftest.py``) runs as a subprocess on the test database (``test_<name>``) with a private
+redis-server as its broker; the tests commit their rows (``transaction=True``) so the worker
+sees them. Telemetry goes in through the ingest API, a beat tick (the
+``metrics.tasks_compute.schedule`` message beat publishes every minute) enqueues the work, the
+worker computes, values come out of the read API and are compared with NumPy / SciPy on the
+same events. Then a worker's pool process is SIGKILLed in the middle of a task: the message is
+redelivered (acks_late + reject_on_worker_lost), the same task takes its lease back and
+continues from the committed watermark, and the values end up complete and not duplicated.
 
-Skipped only when Redis is unreachable and ``CI`` is not set (in CI they must run).
+Waits are progress-based (``processes.wait_for``): a slow machine only makes them longer, a
+stuck engine fails them. Skipped when redis-server is missing or the test database is not
+PostgreSQL, except under ``CI``.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
-from django.db import connection
 from scipy import stats
 
 from metrics.engine import runs, synthetic, windows
@@ -45,152 +40,10 @@ from tests.integration.engine_support import (
     send_reference,
     viewer,
 )
+from tests.integration.processes import send_task, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _redis_url() -> str:
-    """Redis DB 10 to 15 (ours), one per pytest-xdist worker so parallel runs never share a queue."""
-    if os.environ.get("ENGINE_TEST_REDIS_URL"):
-        return os.environ["ENGINE_TEST_REDIS_URL"]
-    from urllib.parse import urlsplit
-
-    base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    return f"redis://{base.hostname or '127.0.0.1'}:{base.port or 6379}/{10 + index % 6}"
-
-
-REDIS_URL = _redis_url()
 HOUR = timedelta(hours=1)
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _redis_client():
-    import redis
-
-    return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=5)
-
-
-def _requirements():
-    try:
-        _redis_client().ping()
-    except Exception as exc:  # any failure to reach Redis
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis unreachable at {REDIS_URL} in CI: {exc}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    if connection.vendor != "postgresql":
-        message = "needs PostgreSQL (the worker process must see the test database): set DATABASE_URL"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] or ""
-    if s.get("PASSWORD"):
-        auth += f":{s['PASSWORD']}"
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(),
-        CELERY_BROKER_URL=REDIS_URL,
-        CELERY_RESULT_BACKEND="",
-        CELERY_TASK_ALWAYS_EAGER="false",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-class Worker:
-    """A Celery worker subprocess (one pool process), its log, and its pool's pid."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("celery")),
-                "-A",
-                "healthboard",
-                "worker",
-                "-Q",
-                "compute,ingest,notify",
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"engine-test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def log(self) -> str:
-        return "\n".join(self.lines[-80:])
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(" ready." in line for line in self.lines):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"worker not ready:\n{self.log()}")
-
-    def pool_pids(self) -> list[int]:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid:
-                pids.append(int(entry.name))
-        return pids
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def worker(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        _requirements()
-    _redis_client().flushdb()
-    w = Worker()
-    try:
-        w.wait_ready()
-        yield w
-    finally:
-        w.stop()
-        _redis_client().flushdb()
 
 
 @pytest.fixture(autouse=True)
@@ -210,35 +63,19 @@ def _fresh_partition_cache():
     partitions.forget_known_days()
 
 
-def beat_tick() -> str:
-    """What beat does every minute, in its own process: send ``metrics.tasks_compute.schedule``'s
-    work to the broker (the task body runs here instead of on a worker, like beat's own send)."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from metrics.tasks_compute import schedule; print(schedule())",
-        ],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def beat_tick(worker) -> None:
+    """What beat does every minute: publish ``metrics.tasks_compute.schedule``; the worker runs
+    it, which leases the deployments with work and enqueues their ``compute_deployment``."""
+    send_task(worker.broker_url, "metrics.tasks_compute.schedule", "compute")
+
+
+def _progress(deployment_id: int):
+    """What moves while the engine works: the watermark, its lease, the runs and their states."""
+    mark = ComputeWatermark.objects.filter(deployment_id=deployment_id).values_list(
+        "computed_through", "lease_owner"
     )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
-
-
-def wait_for(predicate, timeout: float, what: str, worker: Worker, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()}")
+    runs_by_state = ComputationRun.objects.filter(deployment_id=deployment_id).values_list("status")
+    return list(mark), sorted(r[0] for r in runs_by_state)
 
 
 def _caught_up(deployment_id: int):
@@ -259,8 +96,14 @@ def test_beat_and_a_worker_compute_what_the_api_received(worker, client, system_
     assert send_events(client, token, events) == len(events)
     ComputeWatermark.objects.create(deployment=deployment, computed_through=t0)
 
-    beat_tick()
-    wait_for(lambda: _caught_up(deployment.pk), 300, "the worker to catch up", worker)
+    beat_tick(worker)
+    wait_for(
+        lambda: _caught_up(deployment.pk),
+        "the worker to catch up",
+        progress=lambda: _progress(deployment.pk),
+        stall=180,
+        log=worker.log,
+    )
 
     client.force_login(viewer(alice, system_a))
     values = index(api_values(client, deployment=deployment.pk, segment=""))
@@ -298,9 +141,14 @@ def test_a_worker_killed_mid_task_reruns_it_and_values_are_complete_and_not_dupl
     assert send_events(client, token, events) == len(events)
     ComputeWatermark.objects.create(deployment=deployment, computed_through=t0)
 
-    beat_tick()
-    task_id = ComputeWatermark.objects.get(deployment=deployment).lease_owner
-    assert task_id
+    beat_tick(worker)
+    task_id = wait_for(
+        lambda: ComputeWatermark.objects.get(deployment=deployment).lease_owner,
+        "the beat tick to lease the deployment",
+        progress=lambda: len(worker.lines),
+        stall=120,
+        log=worker.log,
+    )
 
     # wait until the task is in the middle of a unit: some progress committed, a unit running
     def mid_task():
@@ -308,14 +156,27 @@ def test_a_worker_killed_mid_task_reruns_it_and_values_are_complete_and_not_dupl
         running = ComputationRun.objects.filter(task_id=task_id, status="running").exists()
         return running and mark.computed_through > t0 and mark.computed_through < t0 + 3 * HOUR
 
-    wait_for(mid_task, 300, "the task to be mid-way", worker, step=0.1)
+    wait_for(
+        mid_task,
+        "the task to be mid-way",
+        progress=lambda: _progress(deployment.pk),
+        stall=180,
+        step=0.1,
+        log=worker.log,
+    )
     pool = worker.pool_pids()
     assert pool, "no pool process"
     progress_at_kill = ComputeWatermark.objects.get(deployment=deployment).computed_through
     for pid in pool:
         os.kill(pid, signal.SIGKILL)
 
-    wait_for(lambda: _caught_up(deployment.pk), 600, "the redelivered task to finish", worker)
+    wait_for(
+        lambda: _caught_up(deployment.pk),
+        "the redelivered task to finish",
+        progress=lambda: _progress(deployment.pk),
+        stall=180,
+        log=worker.log,
+    )
     log = worker.log()
     assert "SIGKILL" in log or "WorkerLostError" in log or "exited with" in log, log
 
