@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import random
 import socket
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
@@ -23,49 +21,9 @@ from alerts.notify import plan_notifications
 from alerts.testing import metric, value, window
 from catalog.models import MetricVersion
 from healthboard.models import AuditRecord
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A webhook receiver that answers from a script, then 200, and records every request."""
-
-    def __init__(self, port: int):
-        self.script: list[tuple[int, dict]] = []
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.lock:
-                    status, headers = receiver.script.pop(0) if receiver.script else (200, {})
-                    receiver.requests.append(
-                        {"headers": dict(self.headers), "body": body, "status": status, "path": self.path}
-                    )
-                self.send_response(status)
-                for name, val in headers.items():
-                    self.send_header(name, val)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{port}/hook"
-
-    @property
-    def accepted(self) -> list[dict]:
-        return [r for r in self.requests if 200 <= r["status"] < 300]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _free_port() -> int:
