@@ -7,6 +7,9 @@
   ``INCR`` when ``REDIS_URL`` is set, otherwise one ``INSERT … ON CONFLICT DO UPDATE …
   RETURNING`` on the database (PostgreSQL and SQLite alike). A burst can reach twice the limit
   across a window boundary — the usual fixed-window trade-off, kept for its single write.
+  Redis unreachable or hung: the database counts instead (never "no limit"), and Redis is left
+  alone for ``REDIS_RETRY_SECONDS`` so a hung server costs one socket timeout per process, not
+  one per request.
 """
 
 from __future__ import annotations
@@ -131,14 +134,16 @@ def is_ndjson(request) -> bool:
 
 # --- rate limit -------------------------------------------------------------------------
 
+REDIS_RETRY_SECONDS = 15.0
 _redis_client = None
 _redis_url = None
+_redis_down_until = 0.0  # time.monotonic() before which this process counts in the database
 
 
 def _redis():
     global _redis_client, _redis_url
     url = conf.redis_url()
-    if not url:
+    if not url or time.monotonic() < _redis_down_until:
         return None
     if _redis_client is None or _redis_url != url:
         import redis
@@ -146,6 +151,11 @@ def _redis():
         _redis_client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         _redis_url = url
     return _redis_client
+
+
+def _redis_failed() -> None:
+    global _redis_down_until
+    _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
 
 
 def _count_redis(client, key: str, window_start: int) -> int:
@@ -186,7 +196,12 @@ def check_rate_limit(key: str, *, limit: int | None = None, now: float | None = 
         try:
             count = _count_redis(client, key, window_start)
         except Exception:  # Redis down: fall back to the database, never to "no limit"
-            log.warning("rate limit: Redis unavailable, counting in the database", exc_info=True)
+            _redis_failed()
+            log.warning(
+                "rate limit: Redis unavailable, counting in the database for %g s",
+                REDIS_RETRY_SECONDS,
+                exc_info=True,
+            )
     if count is None:
         count = _count_db(key, datetime.fromtimestamp(window_start, UTC))
     if count > limit:
