@@ -79,6 +79,26 @@ def test_ingest_creates_a_missing_in_retention_partition(client, setup):
 
 
 @needs_postgres
+def test_a_partition_dropped_behind_the_process_cache_is_recreated_and_the_batch_kept(client, setup):
+    """The per-process cache says the day exists; the table is gone: retry once, nothing lost."""
+    day = (datetime.now(UTC) - timedelta(days=10)).replace(hour=6)
+    first = post_json(client, EVENTS_URL, setup["token"], {"events": [event(timestamp=_iso(day))]})
+    assert first.json()["accepted"] == 1
+    name = partitions.partition_name(day.date())
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")  # as retention in another process would
+    assert day.date() in partitions._known_days
+
+    response = post_json(client, EVENTS_URL, setup["token"], {"events": [event(timestamp=_iso(day))]})
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 1
+    assert _table_exists(name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {name}")
+        assert cursor.fetchone()[0] == 1
+
+
+@needs_postgres
 def test_retention_drops_old_partitions_with_their_events_and_keys(client, setup, settings):
     old = (datetime.now(UTC) - timedelta(days=10)).replace(hour=6)
     recent = datetime.now(UTC) - timedelta(hours=1)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -76,10 +77,10 @@ def quarantine(
                 kind=kind,
                 system_id=system_id,
                 index=r.index,
-                event_id=(r.event_id or "")[:128],
-                raw=raw_text(parsed, r.index),
-                context=context or {},
-                errors=r.errors,
+                event_id=_storable((r.event_id or "")[:128]),
+                raw=_storable(raw_text(parsed, r.index)),
+                context=_storable(context or {}),
+                errors=_storable(r.errors),
                 reason=r.reason[:40],
                 received_at=received_at,
             )
@@ -87,6 +88,19 @@ def quarantine(
         ],
         batch_size=1000,
     )
+
+
+def _storable(value):
+    """``value`` with every NUL character (in strings and keys) replaced by U+FFFD: a rejected
+    record may carry NUL — in an unknown field's name, an unreadable NDJSON line — and
+    PostgreSQL text and jsonb cannot store it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
 
 def ingest_events(
@@ -211,8 +225,9 @@ def _store_events(
                         bytes_received=body_bytes,
                     )
             break
-        except DatabaseError as exc:
-            # A partition dropped or never seen by this process: refresh and retry once.
+        except (DatabaseError, psycopg.errors.CheckViolation) as exc:
+            # A partition dropped or never seen by this process: refresh and retry once. The
+            # COPY runs on a raw psycopg cursor, so its error is psycopg's, not Django's.
             if attempt == 2 or "no partition" not in str(exc):
                 raise
             partitions.forget_known_days()

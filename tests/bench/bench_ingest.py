@@ -248,7 +248,7 @@ def start_gunicorn(db_url: str, port: int, workers: int) -> subprocess.Popen:
         env=env,
         start_new_session=True,
     )
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # a loaded machine boots Django slowly
     while time.time() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
@@ -258,7 +258,7 @@ def start_gunicorn(db_url: str, port: int, workers: int) -> subprocess.Popen:
                 raise RuntimeError("gunicorn exited during start-up") from None
             time.sleep(0.5)
     stop(process)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError("gunicorn did not answer /healthz within 180 s")
 
 
 def stop(process: subprocess.Popen) -> None:
