@@ -29,7 +29,8 @@ def _x(value):
 
 
 def annotations_for(system, since, until, *, metric=None) -> list[dict]:
-    """Deploys of the system, its incidents and (for one metric) threshold changes in the range."""
+    """Deploys of the system (an instance or an id), its incidents and (for one metric)
+    threshold changes in the range."""
     from alerts.models import Incident
 
     marks = []

@@ -10,7 +10,7 @@ filters and the access scoping are the same as on the page.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +21,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass
 class Table:
+    """A CSV-exportable table. ``rows`` may be a zero-argument callable: pages build their
+    tables on every render, and a lazy table costs nothing unless it is exported."""
+
     name: str
     header: list[str]
-    rows: list[list] = field(default_factory=list)
+    rows: list[list] | Callable[[], list[list]] = field(default_factory=list)
+
+    def all_rows(self) -> list[list]:
+        return self.rows() if callable(self.rows) else self.rows
 
 
 def csv_response(table: Table, filename: str) -> HttpResponse:
@@ -31,7 +37,7 @@ def csv_response(table: Table, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}-{table.name}.csv"'
     writer = csv.writer(response)
     writer.writerow(table.header)
-    for row in table.rows:
+    for row in table.all_rows():
         writer.writerow([_safe(v) for v in row])
     return response
 

@@ -11,11 +11,10 @@ from datetime import timedelta
 
 from django.utils.dateparse import parse_datetime
 
-from catalog.models import Feature
+from catalog.models import Feature, MetricVersion
 from dashboards import simulation
 from dashboards.base import DashboardView, Table
-from dashboards.views import get_deployment, scoped_deployments
-from dashboards.views_roles import dep_label
+from dashboards.views import deployment_refs, get_deployment
 from healthboard import access
 from metrics.engine import windows
 from metrics.models import MetricValue
@@ -24,10 +23,12 @@ PERIOD_CHOICES = 48  # hours offered in the period list
 
 
 def newest_computed_hour(deployment):
-    """The end of the newest hour with stored hourly values, or None."""
+    """The end of the newest hour with stored hourly values, or None (an index scan on
+    (deployment, window_start) backwards: the hourly versions' ids are looked up first)."""
+    hourly = list(MetricVersion.objects.filter(window="1h").values_list("pk", flat=True))
     return (
-        MetricValue.objects.filter(deployment=deployment, metric_version__window="1h", segment="")
-        .order_by("-window_end")
+        MetricValue.objects.filter(deployment=deployment, metric_version_id__in=hourly, segment="")
+        .order_by("-window_start")
         .values_list("window_end", flat=True)
         .first()
     )
@@ -40,9 +41,7 @@ class ScenarioView(DashboardView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         get, user, filters = self.request.GET, self.request.user, self.filters
-        deployments = list(
-            scoped_deployments(user, filters).order_by("environment__system__slug", "id")[:200]
-        )
+        deployments = deployment_refs(user, filters)
         kind = get.get("fault", simulation.LATENCY_SPIKE)
         if kind not in simulation.FAULTS:
             kind = simulation.LATENCY_SPIKE
@@ -57,7 +56,7 @@ class ScenarioView(DashboardView):
         last_hour = windows.floor(filters.end, simulation.PERIOD)
         context.update(
             {
-                "deployments": [(d.pk, dep_label(d)) for d in deployments],
+                "deployments": [(d.pk, d.label) for d in deployments],
                 "faults": simulation.FAULTS,
                 "fault": kind,
                 "size": size,
@@ -119,7 +118,7 @@ class ScenarioView(DashboardView):
                     "simulated_values",
                     "changed",
                 ],
-                [
+                lambda: [
                     [
                         m.key,
                         m.size,
@@ -141,13 +140,22 @@ class ScenarioView(DashboardView):
             "alerts": Table(
                 "alerts",
                 ["metric", "segment", "feature_or_attribute", "real", "simulated", "changed"],
-                [[a.key, a.segment, a.feature or a.attribute, a.real, a.sim, a.changed] for a in result.alerts],
+                lambda: [
+                    [a.key, a.segment, a.feature or a.attribute, a.real, a.sim, a.changed]
+                    for a in result.alerts
+                ],
             ),
             "readiness": Table(
                 "readiness",
                 ["side", "readiness", "score", "coverage", "reasons"],
-                [
-                    [side, r.readiness, r.score, r.coverage, "; ".join(x.get("message", "") for x in r.reasons)]
+                lambda: [
+                    [
+                        side,
+                        r.readiness,
+                        r.score,
+                        r.coverage,
+                        "; ".join(x.get("message", "") for x in r.reasons),
+                    ]
                     for side, r in (("reality", result.real), ("scenario", result.sim))
                     if r is not None
                 ],

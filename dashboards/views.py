@@ -8,13 +8,15 @@ raw events: one window, at most ``EVENT_SAMPLE`` rows). Every page reads aggrega
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
 from django.db.models import Avg, Count
 from django.http import Http404
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from alerts.models import Alert
 from alerts.sparkline import svg as sparkline_svg
@@ -26,9 +28,11 @@ from metrics.models import MetricValue
 from metrics.models.trust import TrustScore
 
 READINESS_ORDER = {"blocked": 0, "staged": 1, "ready": 2}
+READINESS_LABELS = dict(TrustScore.Readiness.choices)
 SEVERITIES = ("critical", "warning")
 EVENT_SAMPLE = 50
 SEGMENT_ALL = "all"
+MAX_DEPLOYMENTS = 200  # rows of the per-deployment lists (SRE, data science, platform, scenarios)
 
 
 def seg_slug(segment: str) -> str:
@@ -39,9 +43,53 @@ def seg_value(slug: str) -> str:
     return "" if slug == SEGMENT_ALL else slug
 
 
+@functools.cache
+def _url_pattern(name: str, prefix: str) -> str:
+    marker = 987654321
+    return reverse(name, args=[marker]).replace(str(marker), "{}")
+
+
+def url_for(name: str, pk: int, query: str = "") -> str:
+    """``reverse(name, args=[pk]) + query`` for the one-id routes of list rows, without a
+    resolver walk per row (a 200-row table would spend ~20 ms in ``reverse``)."""
+    return _url_pattern(name, get_script_prefix()).format(int(pk)) + query
+
+
 def scoped_deployments(user, filters, **lookup):
     qs = Deployment.objects.select_related("environment__system", "model_version__model")
     return filters.deployments(access.scope(qs.filter(**lookup), user))
+
+
+@dataclass(frozen=True)
+class DeploymentRef:
+    """A deployment as the list pages show it: plain values, no model instances."""
+
+    pk: int
+    system_id: int
+    system: str
+    model: str
+    version: str
+    environment: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.system}/{self.model} {self.version} @ {self.environment}"
+
+
+def deployment_refs(user, filters, *, limit: int = MAX_DEPLOYMENTS) -> list[DeploymentRef]:
+    """The deployments ``user`` may see under ``filters``, by system slug then id (at most ``limit``)."""
+    qs = filters.deployments(access.scope(Deployment.objects.all(), user))
+    return [
+        DeploymentRef(*row)
+        for row in qs.order_by("environment__system__slug", "id").values_list(
+            "pk",
+            "environment__system_id",
+            "environment__system__slug",
+            "model_version__model__slug",
+            "model_version__version",
+            "environment__slug",
+        )[:limit]
+    ]
 
 
 def get_deployment(user, pk):
@@ -50,32 +98,25 @@ def get_deployment(user, pk):
     )
 
 
-def worst_reason(score: TrustScore) -> str:
-    for reason in score.reasons or []:
-        if reason.get("decision") == score.readiness:
+def worst_reason(readiness: str, reasons) -> str:
+    """The first reason that decided ``readiness`` (its message), or ""."""
+    for reason in reasons or []:
+        if reason.get("decision") == readiness:
             return reason.get("message") or reason.get("code", "")
     return ""
 
 
-SCORE_FIELDS = (
-    "id",
-    "deployment_id",
-    "window_start",
-    "window_end",
-    "score",
-    "readiness",
-    "reasons",
-    "pillar_scores",
-)
-
-
-def latest_scores(deployment_ids, since, until) -> dict[int, TrustScore]:
-    """The newest trust score of each deployment, looked for in the last two days of the range."""
+def latest_scores(deployment_ids, since, until) -> dict[int, dict]:
+    """The newest trust score of each deployment (looked for in the last two days of the range)
+    as plain values: id, deployment_id, window_end, score, readiness, pillar_scores."""
     since = max(since, until - timedelta(days=2))
-    qs = TrustScore.objects.filter(deployment_id__in=deployment_ids, window_end__gte=since).only(
-        *SCORE_FIELDS
-    )
-    return {s.deployment_id: s for s in qs.latest_per_deployment()}
+    qs = TrustScore.objects.filter(deployment_id__in=deployment_ids, window_end__gte=since)
+    return {
+        row["deployment_id"]: row
+        for row in qs.latest_per_deployment().values(
+            "id", "deployment_id", "window_end", "score", "readiness", "pillar_scores"
+        )
+    }
 
 
 def crumbs_for(filters, *, system=None, deployment=None, metric=None, segment=None, value=None, last=None):
@@ -111,24 +152,35 @@ def crumbs_for(filters, *, system=None, deployment=None, metric=None, segment=No
     return crumbs
 
 
+def _headline(scores: list[dict]) -> dict | None:
+    """A system's weakest deployment score: worst readiness, then lowest score."""
+    return min(
+        scores,
+        key=lambda s: (READINESS_ORDER.get(s["readiness"], 3), s["score"] if s["score"] is not None else 101),
+        default=None,
+    )
+
+
 class PortfolioView(DashboardView):
     """Executive: one tile per visible system, firing alerts, top five risks (aggregates only)."""
 
     template_name = "dashboards/portfolio.html"
     page_name = "portfolio"
+    RISKS = 5
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user, filters = self.request.user, self.filters
         systems = list(access.scope(System.objects.select_related("team").order_by("name"), user))
-        system_ids = [s.id for s in systems]
-        deployments = list(
-            filters.deployments(
-                Deployment.objects.filter(environment__system_id__in=system_ids)
-            ).select_related("environment", "model_version__model")
-        )
-        by_id = {d.id: d for d in deployments}
-        latest = latest_scores(list(by_id), filters.since, filters.end)
+        by_system_id = {s.id: s for s in systems}
+        # deployment id -> (system id, environment slug, model slug)
+        deployments = {
+            pk: (system_id, env, model)
+            for pk, system_id, env, model in filters.deployments(
+                Deployment.objects.filter(environment__system_id__in=list(by_system_id))
+            ).values_list("pk", "environment__system_id", "environment__slug", "model_version__model__slug")
+        }
+        latest = latest_scores(list(deployments), filters.since, filters.end)
 
         # 7-day trend: the system's mean score at the same hour on each of the last 8 days (index
         # lookups, not a scan of a week of hourly scores)
@@ -136,7 +188,7 @@ class PortfolioView(DashboardView):
         days = [anchor - timedelta(days=k) for k in range(7, -1, -1)]
         trend = defaultdict(list)
         for row in (
-            TrustScore.objects.filter(deployment_id__in=list(by_id), window_end__in=days)
+            TrustScore.objects.filter(deployment_id__in=list(deployments), window_end__in=days)
             .values("deployment__environment__system_id", "window_end")
             .annotate(avg=Avg("score"))
             .order_by("deployment__environment__system_id", "window_end")
@@ -144,7 +196,7 @@ class PortfolioView(DashboardView):
             trend[row["deployment__environment__system_id"]].append((row["avg"], "ok"))
 
         alerts = defaultdict(lambda: dict.fromkeys(SEVERITIES, 0))
-        alert_qs = Alert.objects.filter(system_id__in=system_ids, state="firing")
+        alert_qs = Alert.objects.filter(system_id__in=list(by_system_id), state="firing")
         if filters.env:
             alert_qs = alert_qs.filter(deployment__environment__kind=filters.env)
         for row in alert_qs.values("system_id", "severity").annotate(n=Count("id")):
@@ -156,37 +208,36 @@ class PortfolioView(DashboardView):
 
         per_system = defaultdict(list)
         for dep_id, score in latest.items():
-            per_system[by_id[dep_id].environment.system_id].append(score)
+            per_system[deployments[dep_id][0]].append(score)
         dep_count = defaultdict(int)
-        for d in deployments:
-            dep_count[d.environment.system_id] += 1
+        for system_id, _, _ in deployments.values():
+            dep_count[system_id] += 1
 
         q = filters.query()
+        system_url = reverse("dashboards:system", args=["slug"])[: -len("slug/")]
         tiles = []
         for system in systems:
             scores = per_system.get(system.id, [])
-            headline = min(
-                scores,
-                key=lambda s: (READINESS_ORDER.get(s.readiness, 3), s.score if s.score is not None else 101),
-                default=None,
-            )
+            headline = _headline(scores)
+            readiness = headline["readiness"] if headline else ""
             tiles.append(
                 {
                     "system": system,
-                    "url": reverse("dashboards:system", args=[system.slug]) + q,
+                    "url": f"{system_url}{system.slug}/{q}",
                     "score": headline,
-                    "deployment": by_id[headline.deployment_id] if headline else None,
+                    "readiness_label": READINESS_LABELS.get(readiness, readiness),
                     "pillars": sorted(
                         (k.replace("_", " "), "-" if v is None else f"{v:.0f}", 0 if v is None else round(v))
-                        for k, v in (headline.pillar_scores or {}).items()
+                        for k, v in (headline["pillar_scores"] or {}).items()
                     )
                     if headline
                     else [],
                     "score_text": "—"
-                    if headline is None or headline.score is None
-                    else f"{headline.score:.0f}",
+                    if headline is None or headline["score"] is None
+                    else f"{headline['score']:.0f}",
                     "ready_counts": {
-                        r: sum(1 for s in scores if s.readiness == r) for r in ("ready", "staged", "blocked")
+                        r: sum(1 for s in scores if s["readiness"] == r)
+                        for r in ("ready", "staged", "blocked")
                     },
                     "deployments": dep_count[system.id],
                     "alerts": alerts[system.id],
@@ -194,22 +245,27 @@ class PortfolioView(DashboardView):
                 }
             )
 
+        at_risk = sorted(
+            (s for s in latest.values() if s["readiness"] != "ready"),
+            key=lambda s: (READINESS_ORDER.get(s["readiness"], 3), s["score"] or 0),
+        )[: self.RISKS]
+        reasons = dict(
+            TrustScore.objects.filter(pk__in=[s["id"] for s in at_risk]).values_list("pk", "reasons")
+        )
         risks = []
-        for dep_id, score in latest.items():
-            if score.readiness == "ready":
-                continue
-            deployment = by_id[dep_id]
+        for score in at_risk:
+            system_id, environment, model = deployments[score["deployment_id"]]
             risks.append(
                 {
                     "score": score,
-                    "deployment": deployment,
-                    "system": next(s for s in systems if s.id == deployment.environment.system_id),
-                    "reason": worst_reason(score),
-                    "url": reverse("dashboards:deployment", args=[dep_id]) + q,
+                    "deployment_id": score["deployment_id"],
+                    "model": model,
+                    "environment": environment,
+                    "system": by_system_id[system_id],
+                    "reason": worst_reason(score["readiness"], reasons.get(score["id"])),
+                    "url": url_for("dashboards:deployment", score["deployment_id"], q),
                 }
             )
-        risks.sort(key=lambda r: (READINESS_ORDER[r["score"].readiness], r["score"].score or 0))
-        risks = risks[:5]
 
         context.update(
             {
@@ -229,14 +285,14 @@ class PortfolioView(DashboardView):
                             "firing_critical",
                             "firing_warning",
                         ],
-                        [
+                        lambda: [
                             [
                                 t["system"].slug,
                                 t["system"].team.slug,
                                 t["deployments"],
-                                None if not t["score"] else t["score"].score,
-                                t["score"].readiness if t["score"] else "",
-                                t["deployment"].pk if t["deployment"] else "",
+                                t["score"]["score"] if t["score"] else None,
+                                t["score"]["readiness"] if t["score"] else "",
+                                t["score"]["deployment_id"] if t["score"] else "",
                                 t["alerts"]["critical"],
                                 t["alerts"]["warning"],
                             ]
@@ -246,12 +302,12 @@ class PortfolioView(DashboardView):
                     "risks": Table(
                         "risks",
                         ["system", "deployment", "readiness", "score", "reason"],
-                        [
+                        lambda: [
                             [
                                 r["system"].slug,
-                                r["deployment"].pk,
-                                r["score"].readiness,
-                                r["score"].score,
+                                r["deployment_id"],
+                                r["score"]["readiness"],
+                                r["score"]["score"],
                                 r["reason"],
                             ]
                             for r in risks
@@ -272,17 +328,18 @@ class SystemView(DashboardView):
         user, filters = self.request.user, self.filters
         system = access.get_for_user(System.objects.select_related("team"), user, slug=self.kwargs["slug"])
         deployments = list(scoped_deployments(user, filters, environment__system=system))
-        latest = latest_scores([d.id for d in deployments], filters.since, filters.end)
+        dep_ids = [d.id for d in deployments]
+        latest = latest_scores(dep_ids, filters.since, filters.end)
         firing = defaultdict(int)
         for row in (
-            Alert.objects.filter(deployment__in=deployments, state="firing")
+            Alert.objects.filter(deployment_id__in=dep_ids, state="firing")
             .values("deployment_id")
             .annotate(n=Count("id"))
         ):
             firing[row["deployment_id"]] = row["n"]
         history = defaultdict(list)
         for dep_id, end, score in (
-            TrustScore.objects.filter(deployment__in=deployments, window_end__gte=filters.since)
+            TrustScore.objects.filter(deployment_id__in=dep_ids, window_end__gte=filters.since)
             .order_by("deployment_id", "window_end")
             .values_list("deployment_id", "window_end", "score")
         ):
@@ -295,7 +352,7 @@ class SystemView(DashboardView):
                     "deployment": d,
                     "score": latest.get(d.id),
                     "firing": firing[d.id],
-                    "url": reverse("dashboards:deployment", args=[d.pk]) + q,
+                    "url": url_for("dashboards:deployment", d.pk, q),
                 }
             )
         names = {
@@ -330,17 +387,17 @@ class SystemView(DashboardView):
                             "firing_alerts",
                             "window_end",
                         ],
-                        [
+                        lambda: [
                             [
                                 r["deployment"].pk,
                                 r["deployment"].model_version.model.slug,
                                 r["deployment"].model_version.version,
                                 r["deployment"].environment.slug,
                                 r["deployment"].status,
-                                r["score"].score if r["score"] else None,
-                                r["score"].readiness if r["score"] else "",
+                                r["score"]["score"] if r["score"] else None,
+                                r["score"]["readiness"] if r["score"] else "",
                                 r["firing"],
-                                r["score"].window_end.isoformat() if r["score"] else "",
+                                r["score"]["window_end"].isoformat() if r["score"] else "",
                             ]
                             for r in rows
                         ],
@@ -351,25 +408,26 @@ class SystemView(DashboardView):
         return context
 
 
-def latest_values(deployment, *, segment="", since=None, key=None):
-    """The newest value of each (metric, attribute, feature) for one segment of a deployment.
+def newest_ids(values_qs, *fields: str, limit: int = 5000) -> list[int]:
+    """Ids of the newest value (by window start) per combination of ``fields``, read as plain
+    tuples so that only the winners become model instances."""
+    newest: dict[tuple, int] = {}
+    for pk, *key in values_qs.order_by("-window_start").values_list("pk", *fields)[:limit]:
+        newest.setdefault(tuple(key), pk)
+    return list(newest.values())
 
-    Reads at most the last two days of values before the range end (a metric not computed in
-    two days is shown as missing rather than stale)."""
-    qs = MetricValue.objects.filter(deployment=deployment, segment=segment).select_related(
-        "metric_version__definition", "run"
-    )
+
+def latest_values(deployment, *, segment="", since=None, key=None):
+    """The newest value of each (metric, attribute, feature) for one segment of a deployment."""
+    qs = MetricValue.objects.filter(deployment=deployment, segment=segment)
     if since is not None:
         qs = qs.filter(window_start__gte=since)
     if key is not None:
         qs = qs.filter(metric_version__definition__key=key)
-    newest = {}
-    for value in qs.order_by("-window_start")[:5000]:
-        k = (value.metric_version.definition_id, value.attribute, value.feature)
-        if k not in newest:
-            newest[k] = value
+    ids = newest_ids(qs, "metric_version__definition_id", "attribute", "feature")
+    values = MetricValue.objects.filter(pk__in=ids).select_related("metric_version__definition", "run")
     return sorted(
-        newest.values(),
+        values,
         key=lambda v: (v.metric_version.pillar, v.metric_version.definition.key, v.attribute, v.feature),
     )
 
@@ -425,7 +483,7 @@ class DeploymentView(DashboardView):
                             "sample_size",
                             "run",
                         ],
-                        [
+                        lambda: [
                             [
                                 v.metric_version.definition.key,
                                 v.metric_version.number,
@@ -474,20 +532,22 @@ class MetricView(DashboardView):
         key = self.kwargs["key"]
         version = metric_version_or_404(key, user, deployment)
         since = max(filters.since, filters.end - timedelta(days=2))
-        newest = {}
-        for value in (
+        ids = newest_ids(
             MetricValue.objects.filter(
                 deployment=deployment, metric_version__definition__key=key, window_start__gte=since
-            )
-            .select_related("metric_version", "run")
-            .order_by("-window_start")[:5000]
-        ):
-            newest.setdefault((value.segment, value.attribute, value.feature), value)
-        rows = sorted(newest.values(), key=lambda v: (v.segment, v.attribute, v.feature))
+            ),
+            "segment",
+            "attribute",
+            "feature",
+        )
+        rows = sorted(
+            MetricValue.objects.filter(pk__in=ids).select_related("metric_version", "run"),
+            key=lambda v: (v.segment, v.attribute, v.feature),
+        )
         q = filters.query()
         for v in rows:
             v.segment_url = reverse("dashboards:segment", args=[deployment.pk, key, seg_slug(v.segment)]) + q
-            v.value_url = reverse("dashboards:value", args=[v.pk]) + q
+            v.value_url = url_for("dashboards:value", v.pk, q)
         context.update(
             {
                 "deployment": deployment,
@@ -513,7 +573,7 @@ class MetricView(DashboardView):
                             "metric_version",
                             "run",
                         ],
-                        [
+                        lambda: [
                             [
                                 v.segment,
                                 v.attribute,
@@ -555,16 +615,18 @@ class SegmentView(DashboardView):
             metric_version__definition__key=key,
             segment=segment,
             window_start__gte=filters.since,
-        ).select_related("metric_version")
+        )
         features = sorted(set(qs.values_list("feature", flat=True).distinct()))
         if feature is None:
             feature = features[0] if features else ""
-        values = list(qs.filter(feature=feature).order_by("-window_start")[: self.MAX_ROWS])[::-1]
+        qs = qs.filter(feature=feature).order_by("-window_start")
+        # the chart: plain tuples for every window of the range (no model instances)
+        points = list(
+            qs.values_list("metric_version__number", "attribute", "window_start", "value")[: self.MAX_ROWS]
+        )[::-1]
         series = defaultdict(list)
-        for v in values:
-            series[f"v{v.metric_version.number}" + (f" {v.attribute}" if v.attribute else "")].append(
-                (v.window_start, v.value)
-            )
+        for number, attribute, start, value in points:
+            series[f"v{number}" + (f" {attribute}" if attribute else "")].append((start, value))
         system = deployment.environment.system
         chart = charts.time_chart(
             dict(series),
@@ -574,9 +636,26 @@ class SegmentView(DashboardView):
             y_title=version.unit or key,
         )
         q = filters.query()
-        for v in values:
-            v.value_url = reverse("dashboards:value", args=[v.pk]) + q
-        recent = values[::-1][: self.HTML_ROWS]
+        recent = list(qs.select_related("metric_version")[: self.HTML_ROWS])
+        for v in recent:
+            v.value_url = url_for("dashboards:value", v.pk, q)
+
+        def every_window():
+            return [
+                [
+                    v.window_start.isoformat(),
+                    v.window_end.isoformat(),
+                    v.feature,
+                    v.attribute,
+                    v.value,
+                    v.status,
+                    v.sample_size,
+                    v.metric_version.number,
+                    v.run_id,
+                ]
+                for v in qs.select_related("metric_version")[: self.MAX_ROWS]
+            ]
+
         context.update(
             {
                 "deployment": deployment,
@@ -605,20 +684,7 @@ class SegmentView(DashboardView):
                             "metric_version",
                             "run",
                         ],
-                        [
-                            [
-                                v.window_start.isoformat(),
-                                v.window_end.isoformat(),
-                                v.feature,
-                                v.attribute,
-                                v.value,
-                                v.status,
-                                v.sample_size,
-                                v.metric_version.number,
-                                v.run_id,
-                            ]
-                            for v in values[::-1]
-                        ],
+                        every_window,
                     )
                 },
             }
@@ -673,7 +739,9 @@ class ValueView(DashboardView):
                 ),
                 "tables": {
                     "details": Table(
-                        "details", ["key", "value"], [[k, v] for k, v in sorted(value.details.items())]
+                        "details",
+                        ["key", "value"],
+                        lambda: [[k, v] for k, v in sorted(value.details.items())],
                     )
                 },
             }
@@ -743,7 +811,7 @@ class EventsView(DashboardView):
                     "events": Table(
                         "events",
                         ["event_id", "ts", "latency_ms", "error", "prediction", "score", "label", "features"],
-                        [
+                        lambda: [
                             [
                                 r["event"].event_id,
                                 r["event"].ts.isoformat(),

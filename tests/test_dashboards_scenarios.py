@@ -19,6 +19,10 @@ from metrics.models.trust import TrustScore
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
+# A run reads the hour's events and reference once, the catalog's policies, the stored values,
+# the trust inputs, and (per recomputed window) the clock and ingestion counters: bounded by
+# the hour's 13 windows, not by the number of events or metrics.
+SCENARIO_QUERIES = 70
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +87,12 @@ def changed(response, key, segment="", target=""):
     ]
 
 
-def test_no_fault_recomputes_exactly_what_the_engine_stored(client, alice, hour):
+def test_no_fault_recomputes_exactly_what_the_engine_stored(
+    client, alice, hour, django_assert_max_num_queries
+):
     deployment, end = hour
-    response = run(client, alice, deployment, end, fault="latency_spike", size="1")
+    with django_assert_max_num_queries(SCENARIO_QUERIES):
+        response = run(client, alice, deployment, end, fault="latency_spike", size="1")
     result = response.context["simulation"]
     assert result.events > 1000 and len(result.metrics) > 50
     assert result.changed_metrics == [] and result.changed_alerts == []

@@ -335,3 +335,84 @@ def test_platform_task_durations_from_runs_and_deliveries(client, alice, deploym
     assert 'data-testid="task-durations"' in html and "compute_deployment" in html
     exported = client.get(reverse("dashboards:platform") + "?format=csv&table=task_durations")
     assert "metrics.tasks_compute.compute_deployment,compute" in exported.content.decode()
+
+
+# Upper bounds of the queries each page runs (session, user, access and the page's own); a page
+# must not run more queries when there are more systems, deployments or windows.
+QUERY_BOUNDS = {  # measured + 2 (a session or middleware query more must not fail every page)
+    "portfolio": 14,  # 12 with top risks (their reasons are read for the five shown)
+    "system": 18,
+    "deployment": 14,
+    "metric": 12,
+    "segment": 16,
+    "window": 9,
+    "events": 11,
+    "distribution": 16,
+    "sre": 15,
+    "ds": 16,
+    "platform": 16,
+    "scenarios": 9,  # without a run; a run adds the engine's reads (tests/test_dashboards_scenarios.py)
+}
+
+
+def page_urls(deployment) -> dict[str, str]:
+    value = MetricValue.objects.filter(
+        deployment=deployment, metric_version__definition__key="latency_p95_ms"
+    ).latest("window_start")
+    drift = MetricValue.objects.filter(
+        deployment=deployment, metric_version__definition__key="feature_drift_psi", segment=""
+    ).latest("window_start")
+    return {
+        "portfolio": "/",
+        "system": reverse("dashboards:system", args=[deployment.environment.system.slug]),
+        "deployment": reverse("dashboards:deployment", args=[deployment.pk]),
+        "metric": reverse("dashboards:metric", args=[deployment.pk, "latency_p95_ms"]),
+        "segment": reverse("dashboards:segment", args=[deployment.pk, "latency_p95_ms", "all"]),
+        "window": reverse("dashboards:value", args=[value.pk]),
+        "events": reverse("dashboards:events", args=[value.pk]),
+        "distribution": reverse("dashboards:ds-distribution")
+        + f"?deployment={deployment.pk}&feature=income&window={drift.window_start.isoformat()}".replace(
+            "+", "%2B"
+        ),
+        "sre": reverse("dashboards:sre") + f"?deployment={deployment.pk}",
+        "ds": reverse("dashboards:ds") + f"?deployment={deployment.pk}",
+        "platform": reverse("dashboards:platform"),
+        "scenarios": reverse("dashboards:scenarios"),
+    }
+
+
+def test_every_page_has_a_bounded_query_count_independent_of_data_volume(client, alice, deployment_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    populate(deployment_a, hours=3)
+    access.grant(deployment_a.environment.system, [access.VIEW_SENSITIVE], user=alice)
+    urls = page_urls(deployment_a)
+    login(client, alice)
+
+    def counts():
+        access.forget_cached_access(alice)
+        out = {}
+        for name, url in urls.items():
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200, url
+            out[name] = len(queries)
+        return out
+
+    counts()  # warm the per-process caches (content types, compiled templates)
+    few = counts()
+    for n in range(4):  # more systems, deployments, windows and alerts
+        other = DeploymentFactory(
+            model_version__model__system=SystemFactory(
+                slug=f"more-{n}", team=deployment_a.environment.system.team
+            )
+        )
+        access.grant(other.environment.system, [access.VIEW], user=alice)
+        populate(other, hours=30)
+        firing_alert(other)
+    sibling = DeploymentFactory(model_version__model__system=deployment_a.environment.system)
+    populate(sibling, hours=30)
+    many = counts()
+    assert many == few
+    over = {name: n for name, n in many.items() if n > QUERY_BOUNDS[name]}
+    assert not over, (over, many)
