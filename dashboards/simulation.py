@@ -17,8 +17,9 @@ It never writes. For the chosen hour ``[end - 1h, end)`` it
    ``metrics.trust.service.evaluate`` loads (reality) and with those observations' values
    replaced by the simulated ones.
 
-Daily metrics (quality, fairness) and the alerts-derived metrics (MTTD, MTTR, open critical
-alerts) are not recomputed: an hour's fault does not close a day. Silences and inhibition are not
+Daily metrics (quality, fairness), the alerts-derived metrics (MTTD, MTTR, open critical
+alerts) and the freshness / ingestion-rejection metrics are not recomputed: an hour's fault
+does not close a day, and these faults change no event time or ingestion counter. Silences and inhibition are not
 simulated (they change notifications, not evaluation).
 """
 
@@ -49,6 +50,10 @@ PERIOD = timedelta(hours=1)
 SIZES = ("5m", "1h")  # the windows an hour holds
 HISTORY_WINDOWS = 12  # stored windows before the hour that the alert replay starts from
 SEED = 20_240_601  # the faults' random choices are reproducible
+# Metrics of the clock (data / label freshness) and of the ingestion counters read no event
+# values: no fault here changes them, so they are not recomputed (their stored values stay in
+# the readiness decision as they are).
+UNAFFECTED_NEEDS = frozenset({"clock", "ingest"})
 
 LATENCY_SPIKE, ERROR_BURST, NULL_RATE, DRIFT = "latency_spike", "error_burst", "null_rate", "drift"
 FAULTS = {
@@ -415,7 +420,10 @@ def simulate(deployment: Deployment, end: datetime, fault: Fault, *, sensitive_o
     plans = [
         p
         for p in engine_compute.plan(ctx)
-        if p.size in SIZES and p.calculator is not None and (sensitive_ok or not p.version.sensitive)
+        if p.size in SIZES
+        and p.calculator is not None
+        and not p.needs & UNAFFECTED_NEEDS
+        and (sensitive_ok or not p.version.sensitive)
     ]
     versions = {p.key: p.version for p in plans}
     simulated = {

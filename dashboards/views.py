@@ -616,7 +616,7 @@ class SegmentView(DashboardView):
             segment=segment,
             window_start__gte=filters.since,
         )
-        features = sorted(set(qs.values_list("feature", flat=True).distinct()))
+        features = sorted(qs.order_by().values_list("feature", flat=True).distinct())
         if feature is None:
             feature = features[0] if features else ""
         qs = qs.filter(feature=feature).order_by("-window_start")
