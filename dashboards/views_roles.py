@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import Max, Sum
-from django.db.models.functions import TruncHour
 from django.http import Http404
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -23,14 +22,14 @@ from django.utils.safestring import mark_safe
 
 from alerts.models import Incident
 from catalog.models import MetricVersion, System
-from dashboards import charts
+from dashboards import charts, throughput
 from dashboards.base import DashboardView, Table
 from dashboards.views import deployment_refs, get_deployment, seg_slug, url_for
 from dashboards.workers import UNTIMED_TASKS, compute_durations, notify_durations, queue_depths
 from healthboard import access
 from metrics.models import MetricValue
 from metrics.models.engine import WindowProfile
-from metrics.models.ingestion import IngestionRejection, IngestionStat
+from metrics.models.ingestion import IngestionRejection
 
 SRE_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "availability")
 DRIFT_KEYS = ("feature_drift_psi", "feature_drift_js", "feature_drift_wasserstein", "feature_drift_ks")
@@ -505,13 +504,7 @@ class PlatformView(DashboardView):
             if not user.is_superuser
             else set(System.objects.values_list("id", flat=True))
         )
-        stats = list(
-            IngestionStat.objects.filter(system_id__in=system_ids, bucket__gte=filters.since)
-            .annotate(hour=TruncHour("bucket"))
-            .values("hour")
-            .annotate(accepted=Sum("accepted"), rejected=Sum("rejected"), duplicates=Sum("duplicates"))
-            .order_by("hour")
-        )
+        stats = throughput.hourly(system_ids, filters.since, filters.end)
         throughput_chart = charts.time_chart(
             {
                 "accepted / min": [(s["hour"], (s["accepted"] or 0) / 60) for s in stats],

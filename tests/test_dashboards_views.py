@@ -20,6 +20,18 @@ from tests.test_dashboards_support import firing_alert, populate
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def own_cache(settings, request):
+    """A cache of this test's own: the platform page caches closed hours of ingestion
+    statistics, and test databases reuse ids (a shared Redis would leak entries across tests)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
 def login(client, user):
     client.force_login(user)
     return client
@@ -412,7 +424,33 @@ def test_every_page_has_a_bounded_query_count_independent_of_data_volume(client,
         firing_alert(other)
     sibling = DeploymentFactory(model_version__model__system=deployment_a.environment.system)
     populate(sibling, hours=30)
+    counts()  # warm again: the platform page caches closed hours per set of visible systems
     many = counts()
     assert many == few
     over = {name: n for name, n in many.items() if n > QUERY_BOUNDS[name]}
     assert not over, (over, many)
+
+
+def test_throughput_caches_closed_hours_and_sums_the_current_one_live(system_a):
+    from dashboards import throughput
+    from metrics.models.ingestion import IngestionStat
+
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
+    hour = now.replace(minute=0)
+
+    def stat(at, accepted):
+        IngestionStat.objects.create(system=system_a, bucket=at, kind="event", accepted=accepted)
+
+    stat(hour - timedelta(hours=2, minutes=-5), 100)
+    stat(hour - timedelta(minutes=10), 10)
+    stat(hour + timedelta(minutes=5), 1)
+    first = throughput.hourly([system_a.pk], now - timedelta(hours=3), now)
+    assert [(r["hour"], r["accepted"]) for r in first] == [
+        (hour - timedelta(hours=2), 100),
+        (hour - timedelta(hours=1), 10),
+        (hour, 1),
+    ]
+    stat(hour + timedelta(minutes=6), 2)  # the current hour: seen at once
+    IngestionStat.objects.filter(accepted=10).update(accepted=11)  # a closed hour: cached
+    again = throughput.hourly([system_a.pk], now - timedelta(hours=3), now)
+    assert [r["accepted"] for r in again] == [100, 10, 3]

@@ -8,7 +8,8 @@ metrics, drift of 3 features, and a trust score per deployment-hour (≈ 3.5 M m
 0.43 M trust scores), written with ``INSERT … SELECT generate_series`` (the benchmark measures
 the pages, not the loading). A 51st system, seen only by a data scientist, gets one hour of
 synthetic raw telemetry (1,500 events) computed by the engine, so that a scenario *run* (the
-simulator recomputing that hour under a fault) is measured too. Then, in this process,
+simulator recomputing that hour under a fault) is measured too, and the platform page reads
+90 days of per-minute ingestion statistics of the 50 systems (6.5 M rows, the retention). Then, in this process,
 Django's test client (as an executive who may see the 50 systems, so access scoping is
 exercised) requests each page ``--repeats`` times and reports, per page, the median and p95 of
 the server time (request → response, in process, no network), the p95 of this process's CPU
@@ -140,6 +141,7 @@ def build() -> dict:
         values = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM metrics_trustscore")
         scores = cursor.fetchone()[0]
+    build_ingestion_stats()
     build_scenario_hour()
     return {
         "user": user,
@@ -151,6 +153,37 @@ def build() -> dict:
 
 
 SCENARIO_SYSTEM = "bench-scenario"
+
+
+def build_ingestion_stats() -> None:
+    """The platform page's input at the retention's scale: one ingestion-statistics row per
+    system and minute for 90 days (6.5 M rows) and a rejection reason per system and hour."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM metrics_ingestionstat")
+        cursor.execute("DELETE FROM metrics_ingestionrejection")
+        cursor.execute(
+            """
+            INSERT INTO metrics_ingestionstat (system_id, bucket, kind, requests, accepted, duplicates,
+                rejected, bytes)
+            SELECT s.id, ts, 'event', 2, 3000, 5, 2, 1000000
+            FROM catalog_system s, generate_series(date_trunc('minute', now()) - interval '90 days',
+                                                   date_trunc('minute', now()), interval '1 minute') AS ts
+            WHERE s.slug LIKE 'system-%%'
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO metrics_ingestionrejection (system_id, bucket, kind, reason, records, requests)
+            SELECT s.id, ts, 'event', 'wrong_type', 2, 0
+            FROM catalog_system s, generate_series(date_trunc('hour', now()) - interval '90 days',
+                                                   date_trunc('hour', now()), interval '1 hour') AS ts
+            WHERE s.slug LIKE 'system-%%'
+            """
+        )
+        cursor.execute("ANALYZE metrics_ingestionstat")
+        cursor.execute("ANALYZE metrics_ingestionrejection")
 
 
 def build_scenario_hour() -> None:
@@ -213,6 +246,7 @@ def pages(data) -> dict[str, tuple[str, str]]:
         "ds": (f"/ds/?deployment={d}", "bench-exec"),
         "distribution": (f"/ds/distribution/?deployment={d}&feature=f0&window={window}", "bench-exec"),
         "platform": ("/platform/", "bench-exec"),
+        "platform (90d)": ("/platform/?range=90d", "bench-exec"),
         "scenarios (form)": (f"/scenarios/?deployment={d}", "bench-exec"),
         "scenario run": (
             f"/scenarios/?deployment={scenario.pk}&fault=latency_spike&size=10",
@@ -244,10 +278,13 @@ def main() -> int:
         from django.core.management import call_command
 
         from catalog.models import Deployment, System
+        from metrics.models.ingestion import IngestionStat
 
         call_command("migrate", verbosity=0)
         if not System.objects.filter(slug=SCENARIO_SYSTEM).exists():
             build_scenario_hour()
+        if IngestionStat.objects.count() < 6_000_000:
+            build_ingestion_stats()
         user = get_user_model().objects.get(username="bench-exec")
         ids = list(
             Deployment.objects.filter(environment__system__slug__startswith="system-")
