@@ -99,3 +99,9 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Two tenants against gunicorn + a private PostgreSQL for 20 + 60 s: one at 10x its rate limit,
+# one under it (tests/load/two_tenants.py --help for the knobs, e.g. LOAD_ARGS="--limit 600").
+.PHONY: load
+load: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/python tests/load/two_tenants.py $(LOAD_ARGS)
