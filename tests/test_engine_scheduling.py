@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from catalog.services import create_metric_version
 from healthboard.models import AuditRecord
 from metrics.engine import runs, scheduling, synthetic, windows
+from metrics.engine.read import ConcurrentChange
 from metrics.models import ComputationRun, ComputeWatermark, MetricValue
 from tests.factories import UserFactory
 
@@ -121,6 +123,35 @@ def test_the_queue_does_not_pile_up_and_an_unsent_task_frees_its_deployment(rece
     assert ComputeWatermark.objects.get(deployment=deployment).lease_owner == ""  # not stuck
 
 
+@pytest.mark.parametrize(
+    ("error", "calls", "state"),
+    [
+        (OperationalError("server closed the connection unexpectedly"), 3, "SUCCESS"),
+        (BrokerError("broker connection lost"), 3, "SUCCESS"),
+        (ConcurrentChange("rows changed between the two reads"), 3, "SUCCESS"),
+        (ValueError("a bug, not a transient error"), 1, "FAILURE"),
+    ],
+)
+def test_tasks_retry_only_for_named_transient_errors(monkeypatch, error, calls, state):
+    """The real task and Celery's retry machinery (eager: the retries run at once); only the
+    engine call under it fails twice, then works."""
+    from metrics import tasks_compute
+
+    owners: list[str] = []
+
+    def fails_twice(deployment_id: int, *, owner: str, now=None):
+        owners.append(owner)
+        if len(owners) < 3:
+            raise error
+        return None  # "leased by another task": nothing to do
+
+    monkeypatch.setattr(tasks_compute.scheduling, "run_deployment", fails_twice)
+    result = tasks_compute.compute_deployment.apply(args=(7,), task_id="task-7")
+    assert (len(owners), result.state) == (calls, state)
+    assert set(owners) == {"task-7"}  # a retry keeps its task id, so it takes its own lease back
+    assert tasks_compute.compute_deployment.max_retries == 8
+
+
 def test_the_reaper_fails_runs_stuck_in_running(deployment_a):
     old = ComputationRun.objects.create(
         deployment=deployment_a, status="running", started_at=timezone.now() - timedelta(hours=2)
@@ -135,6 +166,31 @@ def test_the_reaper_fails_runs_stuck_in_running(deployment_a):
     fresh.refresh_from_db()
     done.refresh_from_db()
     assert fresh.status == "running" and done.status == "succeeded"
+
+
+def test_a_deployment_silent_before_the_range_still_gets_its_windows(system_a):
+    """Computed for the first time after its traffic stopped: the hour that holds its events
+    is computed, and the silent 5-minute windows after them show the growing staleness."""
+    from metrics.models import PredictionEvent
+
+    t0 = windows.floor(datetime.now(UTC), HOUR) - 3 * HOUR
+    deployment = synthetic.ensure_model(system_a)
+    synthetic.ingest(deployment, start=t0, end=t0 + HOUR / 2, events_per_hour=480, seed=5, reference_rows=500)
+    newest = PredictionEvent.objects.filter(deployment=deployment).latest("ts").ts
+    start, end = t0 + HOUR - 3 * BUCKET, t0 + HOUR + 2 * BUCKET  # no events in (start, end]
+    assert newest < start
+    call_command("compute_metrics", deployment=[deployment.pk], start=start.isoformat(), end=end.isoformat())
+    fresh = MetricValue.objects.filter(
+        deployment=deployment, metric_version__definition__key="data_freshness_s", segment=""
+    )
+    ages = dict(fresh.values_list("window_end", "value"))
+    assert set(ages) == {start + i * BUCKET for i in range(1, 6)}  # the 5-minute windows; the hour's too
+    assert ages[end] == (end - newest).total_seconds() > ages[end - BUCKET] > 0
+    hour = MetricValue.objects.filter(
+        deployment=deployment, window_start=t0, window_end=t0 + HOUR, segment=""
+    )
+    drift = hour.filter(metric_version__definition__key="feature_drift_psi")  # an hourly metric
+    assert drift.exists() and all(0 < v.details["current_size"] <= 240 for v in drift)  # its events
 
 
 # --- backfill -------------------------------------------------------------------------------------

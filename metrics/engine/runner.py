@@ -86,7 +86,7 @@ def run_unit(
     """Roll up ``roll`` ranges and compute ``wins``, atomically; then the hooks."""
     summary = Summary()
     plans_for = _by_size(plans)
-    first = _first_event(ctx, roll)
+    first = _first_event(ctx, roll, earliest=min((w.start for w in wins), default=None))
     # Windows before a deployment's first event are not computed (an idle deployment writes
     # nothing); from its first event on, every window is, so silence shows as freshness.
     wins = sorted(w for w in set(wins) if plans_for.get(w.size) and first is not None and w.end > first)
@@ -156,8 +156,13 @@ def _end_runs(ends: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
     return out
 
 
-def _first_event(ctx: DeploymentContext, roll: Sequence[tuple[datetime, datetime]]) -> datetime | None:
-    """Start of the deployment's first bucket with events (stored, or in the ranges to roll)."""
+def _first_event(
+    ctx: DeploymentContext, roll: Sequence[tuple[datetime, datetime]], *, earliest: datetime | None = None
+) -> datetime | None:
+    """Start of the deployment's first bucket with events: stored, in the ranges to roll, or —
+    for a deployment never computed before that fell silent before those ranges — between
+    ``earliest`` (the start of the longest window to compute) and the first range, so that its
+    silence shows as growing freshness instead of no values at all."""
     first = StoredProfile.objects.filter(deployment_id=ctx.id, segment="", event_count__gt=0).aggregate(
         m=Min("bucket_start")
     )["m"]
@@ -169,6 +174,11 @@ def _first_event(ctx: DeploymentContext, roll: Sequence[tuple[datetime, datetime
             bucket = windows.floor(newest)
             first = bucket if first is None else min(first, bucket)
             break
+    rolled_from = min((lo for lo, _ in roll), default=None)
+    if first is None and rolled_from is not None and earliest is not None and earliest < rolled_from:
+        earlier = read.first_event_ts(ctx.id, earliest, rolled_from)  # bounded: one window's span
+        if earlier is not None:
+            first = windows.floor(earlier)
     return first
 
 
