@@ -105,7 +105,9 @@ def hour_events(
     if spec.system == "payments-fraud" and env == "prod" and 24 <= (now - hour).total_seconds() / 3600 < 25:
         error = rng.random(n) < 0.35
     z = (numeric[spec.numeric[0][0]] - spec.numeric[0][1]) / spec.numeric[0][2]
-    score = 1 / (1 + np.exp(-(z + rng.normal(0, 0.8, n))))
+    # A good, calibrated model (labels are drawn from the score): accuracy ≈ 0.9, clear of the
+    # catalog's 0.8 warn, so quality thresholds are breached by the incidents, not by the noise.
+    score = 1 / (1 + np.exp(-(5 * z + rng.normal(0, 0.8, n))))
     label = (rng.random(n) < score).astype(float)
     prediction = (score >= 0.5).astype(float)
     if spec.system == "clinical-triage" and env == "prod" and age_days < 3:
@@ -180,12 +182,12 @@ def generate(stdout, *, days: int = 14, now: datetime | None = None) -> dict:
             batch: list[dict] = []
             for h in range(days * 24, 0, -1):
                 hour = now - timedelta(hours=h)
-                if spec.system == "payments-fraud" and env == "edge" and h <= 8:
-                    continue  # the stale pipeline
-                batch += hour_events(
-                    spec, env, hour, now, deploy_at if spec.system == "web-search" else None, rate
-                )
-                if len(batch) >= 5000 or h == 1:
+                # The stale pipeline sends nothing for its last 8 hours (its batch is still stored).
+                if not (spec.system == "payments-fraud" and env == "edge" and h <= 8):
+                    batch += hour_events(
+                        spec, env, hour, now, deploy_at if spec.system == "web-search" else None, rate
+                    )
+                if batch and (len(batch) >= 5000 or h == 1):
                     outcome = ingest_events(system, Parsed(records=batch), now=datetime.now(UTC))
                     totals["accepted"] += len(outcome.accepted)
                     totals["duplicates"] += len(outcome.duplicates)

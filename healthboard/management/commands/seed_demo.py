@@ -39,6 +39,14 @@ def demo_password() -> str:
     return password
 
 
+def _parse_now(raw: str | None):
+    """``--now``: the hour (UTC; naive input is UTC) to generate and compute as of, or None."""
+    from metrics.engine.cli import parse_time
+
+    moment = parse_time(raw, "now")
+    return moment.replace(minute=0, second=0, microsecond=0) if moment else None
+
+
 def _state(user) -> dict:
     return {
         "username": user.username,
@@ -67,6 +75,11 @@ class Command(BaseCommand):
             default=24,
             help="hours of history compute_metrics fills right away (default 24; 0 = none; beat does the rest)",
         )
+        parser.add_argument(
+            "--now",
+            help="ISO date-time (UTC): generate and compute the telemetry as if it were this hour "
+            "(reproducible demos and tests; default: the clock)",
+        )
 
     def handle(self, *args, **options):
         if options.get("telemetry"):
@@ -94,7 +107,11 @@ class Command(BaseCommand):
                 )
 
         if options.get("telemetry"):
-            self._telemetry(days=options.get("days") or 14, compute_hours=options.get("compute_hours") or 0)
+            self._telemetry(
+                days=options.get("days") or 14,
+                compute_hours=options.get("compute_hours") or 0,
+                now=_parse_now(options.get("now")),
+            )
         if changed:
             for line in changed:
                 self.stdout.write(f"  {line}")
@@ -156,7 +173,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Applying the demo systems ({CONFIG.name}) …")
         call_command("apply_config", str(CONFIG), stdout=self.stdout)
 
-    def _telemetry(self, *, days: int, compute_hours: int):
+    def _telemetry(self, *, days: int, compute_hours: int, now=None):
         from datetime import timedelta
 
         from django.core.management import call_command
@@ -165,12 +182,15 @@ class Command(BaseCommand):
         from dashboards.demo.telemetry import generate
 
         self.stdout.write(f"Storing {days} days of demo telemetry through the ingestion pipeline …")
-        totals = generate(self.stdout, days=days)
+        totals = generate(self.stdout, days=days, now=now)
         self.stdout.write(
             f"  events stored {totals['accepted']}, duplicates {totals['duplicates']}, rejected {totals['rejected']}"
         )
         if compute_hours:
             hours = min(compute_hours, days * 24)
-            start = (timezone.now() - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+            start = ((now or timezone.now()) - timedelta(hours=hours)).replace(
+                minute=0, second=0, microsecond=0
+            )
             self.stdout.write(f"Computing metric history from {start:%Y-%m-%d %H:%M} (compute_metrics) …")
-            call_command("compute_metrics", start=start.isoformat(), stdout=self.stdout)
+            end = {"end": now.isoformat()} if now else {}
+            call_command("compute_metrics", start=start.isoformat(), stdout=self.stdout, **end)
