@@ -11,28 +11,9 @@ from django.core.management.base import CommandError
 
 from metrics.trust import service
 from tests.factories import DeploymentFactory
-from tests.trust.helpers import HOUR, T0, healthy, metric, value
+from tests.trust.helpers import HOUR, T0, gate, healthy, metric, value
 
 pytestmark = pytest.mark.django_db
-
-
-def gate(deployment, *extra) -> tuple[int, str]:
-    out = StringIO()
-    mv = deployment.model_version
-    args = [
-        mv.model.system.slug,
-        mv.model.slug,
-        mv.version,
-        "--environment",
-        deployment.environment.slug,
-        *extra,
-    ]
-    try:
-        call_command("readiness_gate", *args, stdout=out)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue()
 
 
 def test_ready_exits_0(deployment_a):

@@ -1,8 +1,12 @@
-"""Test helpers for trust scores: catalog metrics with chosen thresholds, and stored values."""
+"""Test helpers for trust scores: catalog metrics with chosen thresholds, stored values, and
+the gate command."""
 
 from __future__ import annotations
 
 import datetime as dt
+from io import StringIO
+
+from django.core.management import call_command
 
 from catalog.models import MetricDefinition, MetricVersion
 from metrics.models.results import MetricValue
@@ -86,3 +90,23 @@ def healthy(deployment, *, end=T0 + HOUR, keys=("accuracy", "latency_p95_ms", "e
         "null_rate": 0.0,
     }
     return [value(deployment, metric(k), good[k], end=end) for k in keys]
+
+
+def gate(deployment, *extra) -> tuple[int, str]:
+    """``manage.py readiness_gate`` for ``deployment``: (exit code, what it printed)."""
+    out = StringIO()
+    mv = deployment.model_version
+    args = [
+        mv.model.system.slug,
+        mv.model.slug,
+        mv.version,
+        "--environment",
+        deployment.environment.slug,
+        *extra,
+    ]
+    try:
+        call_command("readiness_gate", *args, stdout=out)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue()
