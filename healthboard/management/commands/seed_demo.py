@@ -165,13 +165,20 @@ class Command(BaseCommand):
         return notes
 
     def _demo_systems(self):
-        """The four demo systems (dashboards/demo/demo_config.yaml), through apply_config."""
+        """The four demo systems (dashboards/demo/demo_config.yaml), through apply_config, and
+        who their alerts notify (dashboards/demo/notifications.py)."""
         from django.core.management import call_command
 
-        from dashboards.demo import CONFIG
+        from dashboards.demo import CONFIG, notifications
 
         self.stdout.write(f"Applying the demo systems ({CONFIG.name}) …")
         call_command("apply_config", str(CONFIG), stdout=self.stdout)
+        for line in notifications.ensure():
+            self.stdout.write(f"  created {line}")
+        self.stdout.write(
+            "Alerts notify the demo's email channels through EMAIL_BACKEND (the console by default: "
+            "the worker prints each notification); DEMO_WEBHOOK_URL adds a signed webhook."
+        )
 
     def _telemetry(self, *, days: int, compute_hours: int, now=None):
         from datetime import timedelta
