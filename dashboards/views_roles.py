@@ -13,7 +13,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.http import Http404
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -29,7 +29,6 @@ from dashboards.workers import UNTIMED_TASKS, compute_durations, notify_duration
 from healthboard import access
 from metrics.models import MetricValue
 from metrics.models.engine import WindowProfile
-from metrics.models.ingestion import IngestionRejection
 
 SRE_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "availability")
 DRIFT_KEYS = ("feature_drift_psi", "feature_drift_js", "feature_drift_wasserstein", "feature_drift_ks")
@@ -513,12 +512,7 @@ class PlatformView(DashboardView):
             y_title="records per minute",
             height=240,
         )
-        rejections = list(
-            IngestionRejection.objects.filter(system_id__in=system_ids, bucket__gte=filters.since)
-            .values("system__slug", "kind", "reason")
-            .annotate(records=Sum("records"), requests=Sum("requests"))
-            .order_by("-records")[:50]
-        )
+        rejections = throughput.rejections(system_ids, filters.since, filters.end)
         deployments = deployment_refs(user, filters)
         newest = dict(
             WindowProfile.objects.filter(

@@ -454,3 +454,29 @@ def test_throughput_caches_closed_hours_and_sums_the_current_one_live(system_a):
     IngestionStat.objects.filter(accepted=10).update(accepted=11)  # a closed hour: cached
     again = throughput.hourly([system_a.pk], now - timedelta(hours=3), now)
     assert [r["accepted"] for r in again] == [100, 10, 3]
+
+
+def test_rejections_merge_cached_closed_hours_with_the_current_hour(system_a):
+    from dashboards import throughput
+    from metrics.models.ingestion import IngestionRejection
+
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
+    hour = now.replace(minute=0)
+    for at, reason, records in [
+        (hour - timedelta(hours=1), "wrong_type", 5),
+        (hour + timedelta(minutes=1), "wrong_type", 2),
+        (hour + timedelta(minutes=2), "too_large", 0),
+    ]:
+        IngestionRejection.objects.create(
+            system=system_a,
+            bucket=at,
+            kind="event",
+            reason=reason,
+            records=records,
+            requests=int(not records),
+        )
+    rows = throughput.rejections([system_a.pk], now - timedelta(hours=2), now)
+    assert [(r["reason"], r["records"], r["requests"]) for r in rows] == [
+        ("wrong_type", 7, 0),
+        ("too_large", 0, 1),
+    ]
