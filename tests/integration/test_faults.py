@@ -46,7 +46,8 @@ from tests.integration.processes import (
 )
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.integration
+# one stack per module: under `--dist loadgroup` its tests stay on one xdist worker
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("faults")]
 EVENTS_PATH = "/api/v1/ingest/events"
 HOUR = timedelta(hours=1)
 
