@@ -10,6 +10,7 @@ worker, skipping ports in use.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -44,24 +45,33 @@ def _xdist_index() -> int:
     return int(worker[2:]) if worker[2:].isdigit() else 0
 
 
-_taken: set[int] = set()
+_reserved: dict[int, object] = {}  # port -> its open lock file, held for this process's life
 
 
 def free_port(kind: str) -> int:
-    """A port of ``PORT_RANGES[kind]`` nothing listens on, not handed out before by this process."""
+    """A port of ``PORT_RANGES[kind]`` nothing listens on, reserved for this process: an
+    ``flock`` on ``/tmp/hb-test-port-<port>.lock`` (released when the process ends) keeps two
+    pytest-xdist workers from picking the same one before either has started its server."""
     ports = PORT_RANGES[kind]
     start = (_xdist_index() * max(1, len(ports) // 4)) % len(ports)
     for i in range(len(ports)):
         port = ports[(start + i) % len(ports)]
-        if port in _taken:
+        if port in _reserved:
+            continue
+        lock = open(f"/tmp/hb-test-port-{port}.lock", "a")  # noqa: SIM115 - held open on purpose
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
             continue
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
+                lock.close()
                 continue
-        _taken.add(port)
+        _reserved[port] = lock
         return port
     raise RuntimeError(f"no free {kind} port in {ports.start}-{ports.stop - 1}")
 
