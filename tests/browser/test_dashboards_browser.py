@@ -106,7 +106,7 @@ def test_sre_and_platform_views(page, live_server, demo):
     assert errors == []
 
 
-def test_data_scientist_opens_a_drift_cell_and_runs_a_scenario(page, live_server, demo):
+def test_data_scientist_opens_a_drift_cell(page, live_server, demo):
     errors = collect_errors(page)
     login(page, live_server, "data_scientist")
     page.goto(f"{live_server.url}/ds/?cohort=region%3Deu")
@@ -118,11 +118,45 @@ def test_data_scientist_opens_a_drift_cell_and_runs_a_scenario(page, live_server
     assert "feature_drift_psi" in page.inner_text('[data-testid="distribution"]')
     save_screenshot(page, "dashboards-ds", publish=True)
 
+    assert errors == []
+
+
+@pytest.fixture
+def computed_hour(demo):
+    """An hour of synthetic telemetry computed by the engine (the simulator recomputes it)."""
+    from django.core.management import call_command
+
+    from metrics.engine import synthetic
+    from metrics.ingest import partitions
+
+    partitions.forget_known_days()
+    system = SystemFactory(slug="fraud-scoring", name="Fraud scoring", team=demo["system"].team)
+    deployment = synthetic.ensure_model(system)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    synthetic.ingest(deployment, start=end - timedelta(hours=1), end=end, events_per_hour=1500, seed=5)
+    call_command(
+        "compute_metrics",
+        deployment=[deployment.pk],
+        start=(end - timedelta(hours=1)).isoformat(),
+        end=end.isoformat(),
+        verbosity=0,
+    )
+    access.grant(system, [access.VIEW, access.VIEW_SENSITIVE], user=demo["users"]["data_scientist"])
+    return deployment
+
+
+def test_data_scientist_runs_a_scenario(page, live_server, computed_hour):
+    errors = collect_errors(page)
+    login(page, live_server, "data_scientist")
     page.goto(f"{live_server.url}/scenarios/")
+    page.select_option('select[name="deployment"]', str(computed_hour.pk))
     page.select_option('select[name="fault"]', "latency_spike")
-    page.fill('input[name="size"]', "5")
+    page.fill('input[name="size"]', "40")
     page.click('[data-testid="scenario-form"] button[type=submit]')
     page.wait_for_selector('[data-testid="scenario-result"]')
     assert page.inner_text('[data-testid="sim-readiness"]') == "blocked"
+    assert int(page.inner_text('[data-testid="changed-metrics"]')) > 0
+    assert "latency_p95_ms" in page.inner_text('[data-testid="scenario-table"]')
+    assert "fired" in page.inner_text('[data-testid="scenario-alerts"]')
     save_screenshot(page, "dashboards-scenarios", publish=True)
     assert errors == []
