@@ -55,21 +55,24 @@ def hung_redis(settings, monkeypatch):
     server.close()
 
 
+NOW = 1_790_000_000.0  # one fixed moment: all calls count in the same one-minute window
+
+
 def test_a_hung_redis_costs_one_timeout_then_the_database_counts(hung_redis):
     for _ in range(5):
-        limits.check_rate_limit("token:7", limit=5)
+        limits.check_rate_limit("token:7", limit=5, now=NOW)
     assert len(hung_redis.connections) == 1  # tried once, then left alone
     with pytest.raises(limits.Throttled) as throttled:
-        limits.check_rate_limit("token:7", limit=5)
+        limits.check_rate_limit("token:7", limit=5, now=NOW)
     assert throttled.value.headers["X-RateLimit-Limit"] == "5"
     assert RateLimitCounter.objects.get(key="token:7").count == 6
 
 
 def test_redis_is_tried_again_after_the_retry_interval(hung_redis, monkeypatch):
-    limits.check_rate_limit("token:8", limit=100)
-    limits.check_rate_limit("token:8", limit=100)
+    limits.check_rate_limit("token:8", limit=100, now=NOW)
+    limits.check_rate_limit("token:8", limit=100, now=NOW)
     assert len(hung_redis.connections) == 1
     monkeypatch.setattr(limits, "_redis_down_until", 0.0)  # the interval has passed
-    limits.check_rate_limit("token:8", limit=100)
+    limits.check_rate_limit("token:8", limit=100, now=NOW)
     assert len(hung_redis.connections) == 2
     assert RateLimitCounter.objects.get(key="token:8").count == 3
