@@ -29,19 +29,25 @@ def _x(value):
 
 
 def annotations_for(system, since, until, *, metric=None) -> list[dict]:
-    """Deploys of the system (an instance or an id), its incidents and (for one metric)
-    threshold changes in the range."""
+    """Deploys of the system (an instance, an id, or several ids: then each label names its
+    system), its incidents and (for one metric) threshold changes in the range (50 of each)."""
     from alerts.models import Incident
 
+    several = isinstance(system, list | tuple | set | frozenset)
+    ids = list(system) if several else [getattr(system, "pk", system)]
     marks = []
-    for started_at, version, env in Deployment.objects.filter(
-        environment__system=system, started_at__gte=since, started_at__lte=until
-    ).values_list("started_at", "model_version__version", "environment__slug")[:50]:
-        marks.append({"at": started_at, "kind": "deploy", "label": f"deploy {version} @ {env}"})
-    for opened_at, title in Incident.objects.filter(
-        system=system, opened_at__gte=since, opened_at__lte=until
-    ).values_list("opened_at", "title")[:50]:
-        marks.append({"at": opened_at, "kind": "incident", "label": f"incident: {title}"})
+    for started_at, version, env, slug in Deployment.objects.filter(
+        environment__system_id__in=ids, started_at__gte=since, started_at__lte=until
+    ).values_list("started_at", "model_version__version", "environment__slug", "environment__system__slug")[
+        :50
+    ]:
+        where = f"{slug}/{env}" if several else env
+        marks.append({"at": started_at, "kind": "deploy", "label": f"deploy {version} @ {where}"})
+    for opened_at, title, slug in Incident.objects.filter(
+        system_id__in=ids, opened_at__gte=since, opened_at__lte=until
+    ).values_list("opened_at", "title", "system__slug")[:50]:
+        label = f"incident ({slug}): {title}" if several else f"incident: {title}"
+        marks.append({"at": opened_at, "kind": "incident", "label": label})
     if metric is not None:
         for created_at, number in MetricVersion.objects.filter(
             definition__key=metric, created_at__gte=since, created_at__lte=until

@@ -509,6 +509,7 @@ class PlatformView(DashboardView):
                 "accepted / min": [(s["hour"], (s["accepted"] or 0) / 60) for s in stats],
                 "rejected / min": [(s["hour"], (s["rejected"] or 0) / 60) for s in stats],
             },
+            annotations=charts.annotations_for(sorted(system_ids), filters.since, filters.end),
             y_title="records per minute",
             height=240,
         )
