@@ -18,8 +18,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -52,7 +52,7 @@ from alerts.models import (
     Silence,
 )
 from alerts.silences import active_silences, create_silence, expire_silence, silencing
-from catalog.models import Deployment, MetricVersion, System
+from catalog.models import CatalogChangeRequest, Deployment, MetricVersion, System, ThresholdOverride
 from healthboard import access
 from healthboard.audit import record_change, snapshot
 from healthboard.models import AuditRecord
@@ -304,6 +304,11 @@ class IncidentListView(LoginRequiredMixin, ListView):
         return queryset.order_by("-opened_at")
 
 
+def _ids_as_text(queryset):
+    """The primary keys of ``queryset`` as text, to match ``AuditRecord.object_id`` in SQL."""
+    return queryset.annotate(text_id=Cast("pk", CharField())).values("text_id")
+
+
 def timeline(incident: Incident, now=None) -> list[dict]:
     """The incident's events plus threshold edits and deploys of its system in the same period."""
     now = now or timezone.now()
@@ -320,11 +325,18 @@ def timeline(incident: Incident, now=None) -> list[dict]:
         }
         for e in incident.events.all()
     ]
-    catalog_changes = Q(action__startswith="catalog.metric.") | Q(action__startswith="catalog.override.")
-    catalog_changes |= Q(action__startswith="catalog.change.approved")
+    # Metric definitions are shared by every system; overrides and approved changes belong to one
+    # system, and only the incident's own may appear (another team's would leak to this page).
+    own_overrides = ThresholdOverride.objects.filter(system_id=incident.system_id)
+    own_changes = CatalogChangeRequest.objects.filter(
+        Q(system__isnull=True) | Q(system_id=incident.system_id)
+    )
+    catalog_changes = Q(action__startswith="catalog.metric.") | Q(object_type="catalog.metricversion")
+    catalog_changes |= Q(object_type="catalog.thresholdoverride", object_id__in=_ids_as_text(own_overrides))
+    catalog_changes |= Q(action="catalog.change.approved", object_id__in=_ids_as_text(own_changes))
     for record in (
         AuditRecord.objects.filter(created_at__gte=start, created_at__lte=end)
-        .filter(catalog_changes | Q(object_type__in=["catalog.metricversion", "catalog.thresholdoverride"]))
+        .filter(catalog_changes)
         .order_by("seq")[:100]
     ):
         changed = ", ".join(sorted(record.diff)) if record.diff else record.action
