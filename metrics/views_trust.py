@@ -36,6 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import ListView, TemplateView
 
 from catalog.models import Deployment
+from dashboards.export import CsvExportMixin
 from healthboard import access
 from healthboard.audit import record_change, snapshot
 from metrics.models.trust import ScoreAnomaly, TrustScore
@@ -173,8 +174,9 @@ def trust_panel_context(deployment: Deployment, user) -> dict:
     return context
 
 
-class DeploymentTrustPageView(LoginRequiredMixin, TemplateView):
+class DeploymentTrustPageView(LoginRequiredMixin, CsvExportMixin, TemplateView):
     template_name = "metrics/deployment_trust.html"
+    export_name = "trust"  # ?format=csv&chart=waterfall|history: the figures' data
 
     def get_context_data(self, **kwargs):
         deployment = access.get_for_user(

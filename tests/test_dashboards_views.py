@@ -482,3 +482,14 @@ def test_rejections_merge_cached_closed_hours_with_the_current_hour(system_a):
         ("wrong_type", 7, 0),
         ("too_large", 0, 1),
     ]
+
+
+def test_trust_panel_charts_export_through_the_same_mechanism(client, alice, deployment_a):
+    populate(deployment_a, hours=6, score=70.0, readiness="staged")
+    url = reverse("metrics:deployment-trust", args=[deployment_a.pk])
+    login(client, alice)
+    response = client.get(url)
+    assert set(chart_links(response.content.decode())) >= {"waterfall", "history"}
+    history = list(csv.reader(io.StringIO(client.get(f"{url}?format=csv&chart=history").content.decode())))
+    scores = [row for row in history[1:] if row[0] == "trust score"]
+    assert len(scores) == 6 and {row[2] for row in scores} == {"70.0"}
