@@ -202,6 +202,7 @@ def test_drift_cell_opens_distribution_statistics(client, alice, deployment_a):
     )
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html  # an htmx partial
+    assert f'href="{reverse("dashboards:ds-distribution")}?' in html  # its own CSV links, not the page's
     assert "feature_drift_psi" in html and ">300<" in html and ">90<" in html
 
 
