@@ -3,7 +3,10 @@
 orjson parses the common case; it refuses ``NaN``/``Infinity`` literals and numbers that
 overflow a double, so on its error the standard library parses again and those values reach
 validation, which rejects them per record with the field named (DESIGN.md §12: a precise
-error, never a 500). An NDJSON line that is not JSON is one rejected record, not a 400.
+error, never a 500). orjson also refuses a lone UTF-16 surrogate escape (``"\\ud800"``), which
+the standard library would let through into a string that cannot be encoded as UTF-8:
+such a text is unreadable here too. An NDJSON line that is not JSON is one rejected record,
+not a 400.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ def _loads(data: bytes | str):
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _loads_lenient(data)
+
+
+def _loads_lenient(data: bytes | str):
+    """The standard library's parse (NaN, ±Infinity, huge numbers), refusing lone surrogates."""
+    value = json.loads(data)
+    if ("\\u" if isinstance(data, str) else b"\\u") in data:
+        json.dumps(value, ensure_ascii=False).encode()  # UnicodeEncodeError (a ValueError) on one
+    return value
 
 
 @dataclass
@@ -75,7 +86,7 @@ def parse_ndjson(body: bytes, key: str, limit: int) -> Parsed:
             append(loads(line))
         except orjson.JSONDecodeError:
             try:
-                append(json.loads(line))
+                append(_loads_lenient(line))
             except (ValueError, UnicodeDecodeError) as exc:
                 append(None)
                 unreadable[index] = f"invalid JSON: {exc}"

@@ -10,6 +10,7 @@ Rules (DESIGN.md §10, §12):
 * required: ``event_id``, ``model``, ``model_version``, ``environment``, ``timestamp``
   (reference rows need none of them); any other top-level key is an unknown field;
 * ``event_id``: a string (an integer is taken as its decimal text) of 1 to 128 characters;
+* no text value may contain NUL (JSON ``\\u0000``), which PostgreSQL text cannot store;
 * ``timestamp``: ISO 8601 with a timezone, not more than 1 day in the future, not older than
   the raw-event retention;
 * ``latency_ms``: a finite number, 0 ≤ x ≤ 86,400,000 (one day), or null;
@@ -70,6 +71,7 @@ _JSON_TYPES = {
 _FLOAT_ONLY = frozenset({float})
 _STR_ONLY = frozenset({str})
 NOT_FINITE = "must be finite (NaN and Infinity are not allowed)"
+HAS_NUL = "must not contain NUL characters"
 OUT_OF_RANGE = "is out of range for a double-precision number"
 
 
@@ -158,6 +160,9 @@ def _text(value, name: str, errs: _Errors) -> str | None:
         if len(value) > MAX_TEXT:
             errs.add(name, "too_long", f"must be at most {MAX_TEXT} characters")
             return None
+        if "\x00" in value:
+            errs.add(name, "invalid", HAS_NUL)
+            return None
         return value
     if t is bool:
         return "true" if value else "false"
@@ -189,6 +194,9 @@ def _event_id(value, errs: _Errors, *, required: bool) -> str | None:
         return None
     if not 0 < len(value) <= MAX_EVENT_ID:
         errs.add("event_id", "invalid", f"must be 1 to {MAX_EVENT_ID} characters")
+        return None
+    if "\x00" in value:
+        errs.add("event_id", "invalid", HAS_NUL)
         return None
     return value
 
@@ -244,7 +252,7 @@ def validate_events(
 
         # --- identity and routing --------------------------------------------------------
         event_id = ev.get("event_id")
-        if type(event_id) is not str or not 0 < len(event_id) <= MAX_EVENT_ID:
+        if type(event_id) is not str or not 0 < len(event_id) <= MAX_EVENT_ID or "\x00" in event_id:
             errs = errs or _Errors()
             event_id = _event_id(event_id, errs, required=not is_reference)
 
@@ -425,10 +433,14 @@ def validate_events(
                             errs = errs or _Errors()
                             numeric[j] = _number(value, f"features.{info.numeric[j]}", errs)
                 if categorical and not (
-                    set(map(type, categorical)) <= _STR_ONLY and max(map(len, categorical)) <= MAX_TEXT
+                    set(map(type, categorical)) <= _STR_ONLY
+                    and max(map(len, categorical)) <= MAX_TEXT
+                    and "\x00" not in "".join(categorical)
                 ):
                     for j, value in enumerate(categorical):
-                        if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                        if value is not None and (
+                            type(value) is not str or len(value) > MAX_TEXT or "\x00" in value
+                        ):
                             errs = errs or _Errors()
                             categorical[j] = _text(value, f"features.{info.categorical[j]}", errs)
             raw_cohort = ev.get("cohort")
@@ -447,9 +459,15 @@ def validate_events(
                             "unknown_cohort",
                             f"unknown cohort attribute (declared: {_declared(info.cohorts)})",
                         )
-                if cohort and not (set(map(type, cohort)) <= _STR_ONLY and max(map(len, cohort)) <= MAX_TEXT):
+                if cohort and not (
+                    set(map(type, cohort)) <= _STR_ONLY
+                    and max(map(len, cohort)) <= MAX_TEXT
+                    and "\x00" not in "".join(cohort)
+                ):
                     for j, value in enumerate(cohort):
-                        if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                        if value is not None and (
+                            type(value) is not str or len(value) > MAX_TEXT or "\x00" in value
+                        ):
                             errs = errs or _Errors()
                             cohort[j] = _text(value, f"cohort.{info.cohorts[j]}", errs)
 
