@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -41,3 +42,11 @@ def healthz(request):
         "broker": broker_detail,
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def page_not_found(request, exception):
+    """The 404 handler: JSON in the API's error shape under /api/ (a URL no route matches, e.g.
+    a non-numeric id), the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": "Not found.", "errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)

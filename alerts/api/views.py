@@ -27,6 +27,7 @@ from alerts.api.serializers import (
 from alerts.models import Alert, Incident, IncidentEvent
 from alerts.silences import active_silences, silencing
 from healthboard import access
+from healthboard.api import ID_SCHEMA, query_int
 from healthboard.models import AuditRecord
 
 
@@ -39,7 +40,7 @@ def _csv(value: str | None) -> list[str]:
         OpenApiParameter("state", str, description="pending, firing, resolved, inactive (comma-separated)"),
         OpenApiParameter("severity", str, description="warning or critical (comma-separated)"),
         OpenApiParameter("system", str, description="system slug"),
-        OpenApiParameter("deployment", int),
+        OpenApiParameter("deployment", ID_SCHEMA),
         OpenApiParameter("metric", str, description="metric key"),
     ]
 )
@@ -58,8 +59,8 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.filter(severity__in=severities)
         if params.get("system"):
             queryset = queryset.filter(system__slug=params["system"])
-        if params.get("deployment", "").isdigit():
-            queryset = queryset.filter(deployment_id=int(params["deployment"]))
+        if (deployment := query_int(params, "deployment")) is not None:
+            queryset = queryset.filter(deployment_id=deployment)
         if params.get("metric"):
             queryset = queryset.filter(metric__key=params["metric"])
         return queryset.order_by("-created_at", "-id")

@@ -57,6 +57,13 @@ def _time(data, name: str):
     return value
 
 
+def _text(data, name: str) -> str:
+    value = str(data.get(name) or "")
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        raise ValidationError({name: ["Null characters are not allowed."]})
+    return value
+
+
 def _int(data, name: str):
     raw = data.get(name)
     if raw in (None, ""):
@@ -79,7 +86,9 @@ class BackfillListView(APIView):
     def post(self, request):
         _require_admin(request.user)
         data = request.data
-        key = str(data.get("metric") or "").strip()
+        if not isinstance(data, dict):  # a JSON list or scalar
+            raise ValidationError({"non_field_errors": ["The body must be an object."]})
+        key = _text(data, "metric").strip()
         if not key:
             raise ValidationError({"metric": ["is required"]})
         deployments = data.getlist("deployments") if hasattr(data, "getlist") else data.get("deployments")
@@ -99,7 +108,7 @@ class BackfillListView(APIView):
                     deployment_ids=ids,
                     actor=request.user,
                     source=AuditRecord.Source.API,
-                    reason=str(data.get("reason") or ""),
+                    reason=_text(data, "reason"),
                 )
                 transaction.on_commit(lambda: _enqueue(run.pk))
         except MetricVersion.DoesNotExist as exc:

@@ -14,6 +14,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from healthboard import access
+from healthboard.api import ID_SCHEMA, query_int
 from metrics.models import ComputationRun, MetricValue
 
 
@@ -94,7 +95,7 @@ def _parse_time(name: str, raw: str):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("deployment", OpenApiTypes.INT, description="deployment id"),
+            OpenApiParameter("deployment", ID_SCHEMA, description="deployment id"),
             OpenApiParameter("metric", OpenApiTypes.STR, description="metric key"),
             OpenApiParameter("feature", OpenApiTypes.STR, description="feature name"),
             OpenApiParameter(
@@ -113,10 +114,8 @@ class MetricValueViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         queryset = visible_values(self.request.user).select_related("metric_version__definition")
         params = self.request.query_params
-        if "deployment" in params:
-            if not params["deployment"].isdigit():
-                raise ValidationError({"deployment": ["Must be a deployment id (an integer)."]})
-            queryset = queryset.filter(deployment_id=int(params["deployment"]))
+        if (deployment := query_int(params, "deployment")) is not None:
+            queryset = queryset.filter(deployment_id=deployment)
         if params.get("metric"):
             queryset = queryset.filter(metric_version__definition__key=params["metric"])
         if "feature" in params:
@@ -125,9 +124,9 @@ class MetricValueViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.filter(segment=params["segment"])
         if params.get("status"):
             queryset = queryset.filter(status=params["status"])
-        if params.get("start"):
+        if "start" in params:
             queryset = queryset.filter(window_start__gte=_parse_time("start", params["start"]))
-        if params.get("end"):
+        if "end" in params:
             queryset = queryset.filter(window_start__lt=_parse_time("end", params["end"]))
         return queryset.order_by("window_start", "id")
 

@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Deployment
 from healthboard import access
+from healthboard.api import query_int
 from metrics.models.trust import ScoreAnomaly, TrustScore
 from metrics.trust import service
 from metrics.trust.redaction import Redactor
@@ -176,16 +177,8 @@ def _parse_time(value: str, name: str) -> dt.datetime:
 
 
 def _int_param(request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ValidationError({name: ["Not an integer."]}) from None
-    if not 0 <= number <= maximum:
-        raise ValidationError({name: [f"Must be between 0 and {maximum}."]})
-    return number
+    value = query_int(request.query_params, name, maximum=maximum)
+    return default if value is None else value
 
 
 class DeploymentTrustView(APIView):
@@ -193,14 +186,18 @@ class DeploymentTrustView(APIView):
         operation_id="deployment_trust",
         parameters=[
             OpenApiParameter("window_end", OpenApiTypes.DATETIME, description="The point ending here."),
-            OpenApiParameter("history", OpenApiTypes.INT, description="Previous points to include (≤ 500)."),
+            OpenApiParameter(
+                "history",
+                {"type": "integer", "minimum": 0, "maximum": 500},
+                description="Previous points to include (≤ 500).",
+            ),
         ],
         responses=TrustSerializer,
     )
     def get(self, request, pk: int):
         deployment = _deployment(request, pk)
         queryset = TrustScore.objects.filter(deployment=deployment)
-        if request.query_params.get("window_end"):
+        if "window_end" in request.query_params:
             score = queryset.filter(
                 window_end=_parse_time(request.query_params["window_end"], "window_end")
             ).first()
@@ -219,7 +216,9 @@ class DeploymentReadinessView(APIView):
         operation_id="deployment_readiness",
         parameters=[
             OpenApiParameter(
-                "max_age_hours", OpenApiTypes.INT, description="Stage the answer when the score is older."
+                "max_age_hours",
+                {"type": "integer", "minimum": 0, "maximum": 24 * 365},
+                description="Stage the answer when the score is older.",
             )
         ],
         responses=ReadinessSerializer,
