@@ -104,6 +104,17 @@ def stack(private_postgres, app_template):
         redis.close()
 
 
+@pytest.fixture(autouse=True)
+def _fault_removed(stack):
+    """What a test broke runs again for the next one, even when the test failed midway."""
+    yield
+    stack.redis.thaw()
+    if not stack.redis.alive:
+        stack.redis.start()
+    if not stack.pg.alive:
+        stack.pg.start()
+
+
 def _events(tenant: dict, start: datetime, end: datetime, n: int, seed: int) -> list[dict]:
     records = synthetic.make_records(n=n, start=start, end=end, seed=seed, id_prefix=tenant["slug"])
     for record in records:
