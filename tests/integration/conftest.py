@@ -8,6 +8,7 @@ They skip with the reason when a server binary is missing, except under ``CI`` (
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 
@@ -85,7 +86,11 @@ def app_template(private_postgres, django_db_setup) -> Template:
     source = test_database_url() if connection.vendor == "postgresql" and in_use else None
     env = app_env(private_postgres.url(name))
     if source:
-        private_postgres.restore(name, private_postgres.dump(source))
+        dump = private_postgres.dump(source)
+        try:
+            private_postgres.restore(name, dump)
+        finally:
+            shutil.rmtree(dump.parent, ignore_errors=True)
     else:
         migrate(env)
     seeded = django_call(env, "tenants", str(TENANTS))
