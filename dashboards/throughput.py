@@ -90,3 +90,18 @@ def rejections(system_ids: Iterable[int], since: datetime, until: datetime) -> l
         total["records"] += row["records"] or 0
         total["requests"] += row["requests"] or 0
     return sorted(totals.values(), key=lambda r: (-r["records"], -r["requests"]))[:REJECTION_ROWS]
+
+
+def buckets(system_ids: Iterable[int], since: datetime, until: datetime, *, by_day: bool) -> list[dict]:
+    """The hourly sums, or daily ones (a 90-day chart of 2,160 hourly points is mostly noise and
+    serialisation), as ``{"start": ISO text, "minutes", "accepted", "rejected", "duplicates"}``
+    oldest first; ``minutes`` is the bucket's length, for per-minute rates."""
+    out: dict[datetime, dict] = {}
+    for row in hourly(system_ids, since, until):
+        start = row["hour"].replace(hour=0) if by_day else row["hour"]
+        total = out.setdefault(
+            start, {"minutes": 1440 if by_day else 60, "accepted": 0, "rejected": 0, "duplicates": 0}
+        )
+        for name in ("accepted", "rejected", "duplicates"):
+            total[name] += row[name] or 0
+    return [{"start": start.isoformat(), **total} for start, total in sorted(out.items())]

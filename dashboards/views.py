@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Max, Min
+from django.db.models.functions import TruncDay
 from django.http import Http404
 from django.urls import get_script_prefix, reverse
 
@@ -23,6 +24,7 @@ from alerts.sparkline import svg as sparkline_svg
 from catalog.models import Deployment, MetricVersion, System
 from dashboards import charts
 from dashboards.base import DashboardView, Table
+from dashboards.filters import RANGES
 from healthboard import access
 from metrics.models import MetricValue
 from metrics.models.trust import TrustScore
@@ -620,13 +622,32 @@ class SegmentView(DashboardView):
         if feature is None:
             feature = features[0] if features else ""
         qs = qs.filter(feature=feature).order_by("-window_start")
-        # the chart: plain tuples for every window of the range (no model instances)
-        points = list(
-            qs.values_list("metric_version__number", "attribute", "window_start", "value")[: self.MAX_ROWS]
-        )[::-1]
+        daily = RANGES[filters.range][1] > timedelta(days=7)
+        if daily:
+            # Beyond a week the chart shows each day's worst value (an hourly spike stays visible;
+            # 2,160 hourly points of 90 days would cost more to build and draw than they show).
+            worst = (
+                Min("value")
+                if version.direction == MetricVersion.Direction.HIGHER_IS_BETTER
+                else Max("value")
+            )
+            points = list(
+                qs.order_by()
+                .values_list("metric_version__number", "attribute", TruncDay("window_start"))
+                .annotate(worst=worst)
+                .order_by(TruncDay("window_start"))
+            )
+        else:
+            # plain tuples for every window of the range (no model instances)
+            points = list(
+                qs.values_list("metric_version__number", "attribute", "window_start", "value")[
+                    : self.MAX_ROWS
+                ]
+            )[::-1]
         series = defaultdict(list)
+        suffix = " (daily worst)" if daily else ""
         for number, attribute, start, value in points:
-            series[f"v{number}" + (f" {attribute}" if attribute else "")].append((start, value))
+            series[f"v{number}" + (f" {attribute}" if attribute else "") + suffix].append((start, value))
         system = deployment.environment.system
         chart = charts.time_chart(
             dict(series),
@@ -667,6 +688,7 @@ class SegmentView(DashboardView):
                 "features": features,
                 "values": recent,
                 "chart": chart,
+                "daily": daily,
                 "crumbs": crumbs_for(
                     filters, system=system, deployment=deployment, metric=key, segment=segment
                 ),

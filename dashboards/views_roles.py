@@ -24,6 +24,7 @@ from alerts.models import Incident
 from catalog.models import MetricVersion, System
 from dashboards import charts, throughput
 from dashboards.base import DashboardView, Table
+from dashboards.filters import RANGES
 from dashboards.views import deployment_refs, get_deployment, seg_slug, url_for
 from dashboards.workers import UNTIMED_TASKS, compute_durations, notify_durations, queue_depths
 from healthboard import access
@@ -503,11 +504,13 @@ class PlatformView(DashboardView):
             if not user.is_superuser
             else set(System.objects.values_list("id", flat=True))
         )
-        stats = throughput.hourly(system_ids, filters.since, filters.end)
+        stats = throughput.buckets(
+            system_ids, filters.since, filters.end, by_day=RANGES[filters.range][1] > timedelta(days=7)
+        )
         throughput_chart = charts.time_chart(
             {
-                "accepted / min": [(s["hour"], (s["accepted"] or 0) / 60) for s in stats],
-                "rejected / min": [(s["hour"], (s["rejected"] or 0) / 60) for s in stats],
+                "accepted / min": [(s["start"], s["accepted"] / s["minutes"]) for s in stats],
+                "rejected / min": [(s["start"], s["rejected"] / s["minutes"]) for s in stats],
             },
             annotations=charts.annotations_for(sorted(system_ids), filters.since, filters.end),
             y_title="records per minute",
@@ -551,9 +554,9 @@ class PlatformView(DashboardView):
             {
                 "throughput_chart": throughput_chart,
                 "totals": {
-                    "accepted": sum(s["accepted"] or 0 for s in stats),
-                    "rejected": sum(s["rejected"] or 0 for s in stats),
-                    "duplicates": sum(s["duplicates"] or 0 for s in stats),
+                    "accepted": sum(s["accepted"] for s in stats),
+                    "rejected": sum(s["rejected"] for s in stats),
+                    "duplicates": sum(s["duplicates"] for s in stats),
                 },
                 "rejections": rejections,
                 "freshness": freshness,
@@ -566,9 +569,9 @@ class PlatformView(DashboardView):
                 "tables": {
                     "throughput": Table(
                         "throughput",
-                        ["hour", "accepted", "rejected", "duplicates"],
+                        ["bucket_start", "minutes", "accepted", "rejected", "duplicates"],
                         lambda: [
-                            [s["hour"].isoformat(), s["accepted"], s["rejected"], s["duplicates"]]
+                            [s["start"], s["minutes"], s["accepted"], s["rejected"], s["duplicates"]]
                             for s in stats
                         ],
                     ),

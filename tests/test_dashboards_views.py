@@ -457,6 +457,9 @@ def test_throughput_caches_closed_hours_and_sums_the_current_one_live(system_a):
     IngestionStat.objects.filter(accepted=10).update(accepted=11)  # a closed hour: cached
     again = throughput.hourly([system_a.pk], now - timedelta(hours=3), now)
     assert [r["accepted"] for r in again] == [100, 10, 3]
+    days = throughput.buckets([system_a.pk], now - timedelta(hours=3), now, by_day=True)
+    assert sum(d["accepted"] for d in days) == 113 and {d["minutes"] for d in days} == {1440}
+    assert all(d["start"].endswith("T00:00:00+00:00") for d in days)
 
 
 def test_rejections_merge_cached_closed_hours_with_the_current_hour(system_a):
@@ -494,3 +497,23 @@ def test_trust_panel_charts_export_through_the_same_mechanism(client, alice, dep
     history = list(csv.reader(io.StringIO(client.get(f"{url}?format=csv&chart=history").content.decode())))
     scores = [row for row in history[1:] if row[0] == "trust score"]
     assert len(scores) == 6 and {row[2] for row in scores} == {"70.0"}
+
+
+def test_long_ranges_chart_each_days_worst_value(client, alice, deployment_a):
+    populate(deployment_a, hours=30, p95=120.0)
+    spike = (
+        MetricValue.objects.filter(deployment=deployment_a, metric_version__definition__key="latency_p95_ms")
+        .order_by("window_start")
+        .last()
+    )
+    MetricValue.objects.filter(pk=spike.pk).update(value=900.0)
+    url = reverse("dashboards:segment", args=[deployment_a.pk, "latency_p95_ms", "all"])
+    login(client, alice)
+    week = client.get(url)
+    assert len(week.context["chart"]["data"][0]["y"]) == 30 and not week.context["daily"]
+    month = client.get(url + "?range=30d")
+    line = month.context["chart"]["data"][0]
+    assert line["name"] == "v1 (daily worst)" and 2 <= len(line["y"]) <= 3
+    assert max(line["y"]) == 900.0 and min(line["y"]) == 120.0
+    assert 'data-testid="daily-note"' in month.content.decode()
+    assert month.content.decode().count('data-testid="windows"') == 1
