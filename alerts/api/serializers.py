@@ -11,7 +11,7 @@ class AlertSerializer(serializers.ModelSerializer):
     metric = serializers.CharField(source="metric.key")
     metric_version = serializers.IntegerField(source="metric_version.number")
     system = serializers.CharField(source="system.slug")
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", default=None)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", default=None, allow_null=True)
     silenced = serializers.SerializerMethodField()
     inhibited = serializers.SerializerMethodField()
     playbook = serializers.CharField(source="metric_version.playbook")

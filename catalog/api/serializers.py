@@ -49,7 +49,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 
 class MetricVersionSummarySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MetricVersion

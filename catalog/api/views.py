@@ -120,7 +120,7 @@ class MetricDefinitionViewSet(viewsets.ReadOnlyModelViewSet):
         responses={201: MetricVersionSerializer, 202: dict},
         summary="Create a new version (catalog admins; reason required)",
     )
-    @action(detail=True, methods=["get", "post"], url_path="versions")
+    @action(detail=True, methods=["get", "post"], url_path="versions", pagination_class=None)  # a plain list
     def versions(self, request, key=None):
         definition = self.get_object()
         if request.method == "GET":

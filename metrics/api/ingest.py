@@ -12,7 +12,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +20,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Deployment
 from healthboard import access
+from healthboard.schema import AutoSchema
 from healthboard.tokens import IngestTokenAuthentication
 from metrics.ingest import conf, pipeline, reference, stats
 from metrics.ingest.limits import IngestError, check_rate_limit, is_ndjson, read_body
@@ -60,6 +60,75 @@ EVENT_EXAMPLE = {
     "label": None,
     "cohort": {"sex": "f", "age_band": "30-45"},
 }
+
+
+class EventSerializer(serializers.Serializer):
+    """One EVENT (DESIGN.md §10); documents the request bodies, the validation is
+    ``metrics.ingest.validate``. A record that breaks a rule is listed in the 200's ``rejected``
+    with its index and ``{field: [message]}``, the others of the batch are stored."""
+
+    event_id = serializers.CharField(min_length=1, max_length=128, help_text="Unique per system.")
+    model = serializers.CharField(help_text="A model of the token's system.")
+    model_version = serializers.CharField(max_length=64, help_text="Registered on first sight.")
+    environment = serializers.RegexField(r"^[-a-zA-Z0-9_]{1,64}$", help_text="Registered on first sight.")
+    timestamp = serializers.DateTimeField(
+        help_text="ISO 8601 with a timezone; at most 1 day ahead, not older than the raw-event retention."
+    )
+    latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=86_400_000)
+    error = serializers.BooleanField(required=False, allow_null=True)
+    features = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        allow_null=True,
+        help_text="Declared features only: a finite number (numeric) or a string (categorical), or null.",
+    )
+    prediction = serializers.FloatField(required=False, allow_null=True, help_text="A boolean counts as 0/1.")
+    score = serializers.FloatField(required=False, allow_null=True, help_text="In [0, 1] for a binary model.")
+    label = serializers.FloatField(required=False, allow_null=True, help_text="A boolean counts as 0/1.")
+    cohort = serializers.DictField(
+        child=serializers.CharField(allow_null=True),
+        required=False,
+        allow_null=True,
+        help_text="Declared cohort attributes only.",
+    )
+
+
+class ReferenceRowSerializer(EventSerializer):
+    """A reference row: an EVENT whose identity and routing fields are optional."""
+
+    event_id = serializers.CharField(required=False, allow_null=True, max_length=128)
+    model = serializers.CharField(
+        required=False, allow_null=True, help_text="The request's model, or absent."
+    )
+    model_version = serializers.CharField(
+        required=False, allow_null=True, help_text="The request's version, or absent."
+    )
+    environment = serializers.RegexField(r"^[-a-zA-Z0-9_]{1,64}$", required=False, allow_null=True)
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class LabelSerializer(serializers.Serializer):
+    event_id = serializers.CharField(min_length=1, max_length=128)
+    label = serializers.FloatField(help_text="A number, or a boolean (0/1).")
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+
+
+NDJSON_BODY = {
+    "type": "string",
+    "pattern": r"\S",
+    "description": "One JSON record per line (blank lines are skipped); a line that is not JSON is one rejected record.",
+}
+EventsRequest = inline_serializer("IngestEventsRequest", {"events": EventSerializer(many=True)})
+LabelsRequest = inline_serializer("IngestLabelsRequest", {"labels": LabelSerializer(many=True)})
+ReferenceRequest = inline_serializer(
+    "IngestReferenceRequest",
+    {
+        "model": serializers.CharField(help_text="Required: without it every row is rejected."),
+        "model_version": serializers.CharField(help_text="Required: without it every row is rejected."),
+        "append": serializers.BooleanField(default=False),
+        "events": ReferenceRowSerializer(many=True),
+    },
+)
 COMMON_RESPONSES = {
     200: IngestResponse,
     400: OpenApiResponse(ErrorResponse, description="The body itself is unreadable."),
@@ -69,7 +138,18 @@ COMMON_RESPONSES = {
 }
 
 
+class IngestSchema(AutoSchema):
+    """An ingest request needs a body (an empty one is a 400), JSON or NDJSON alike."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class _IngestView(APIView):
+    schema = IngestSchema()
     authentication_classes = [IngestTokenAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes: list = []  # the body is read (bounded) and parsed by metrics.ingest
@@ -111,7 +191,7 @@ class IngestEventsView(_IngestView):
             'JSON `{"events": [EVENT, …]}` or NDJSON (`Content-Type: application/x-ndjson`, one EVENT per '
             "line); at most 10,000 events or 10 MB; `Content-Encoding: gzip` accepted."
         ),
-        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        request={"application/json": EventsRequest, "application/x-ndjson": NDJSON_BODY},
         responses=COMMON_RESPONSES,
         examples=[OpenApiExample("one event", value={"events": [EVENT_EXAMPLE]}, request_only=True)],
         tags=["ingest"],
@@ -131,7 +211,7 @@ class IngestLabelsView(_IngestView):
         operation_id="ingest_labels",
         summary="Send late labels",
         description='`{"labels": [{"event_id": …, "label": 1, "timestamp"?: …}, …]}`, joined to events by event_id.',
-        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        request={"application/json": LabelsRequest, "application/x-ndjson": NDJSON_BODY},
         responses=COMMON_RESPONSES,
         examples=[
             OpenApiExample(
@@ -158,7 +238,7 @@ class IngestReferenceView(_IngestView):
             '`{"model": …, "model_version": …, "events": [EVENT, …], "append": false}` replaces the reference '
             '(audited); further chunks of the same reference carry `"append": true`.'
         ),
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": ReferenceRequest},
         responses=COMMON_RESPONSES,
         tags=["ingest"],
     )
