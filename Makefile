@@ -105,3 +105,15 @@ distclean: clean
 .PHONY: load
 load: venv
 	PYTHONPATH=$(CURDIR) $(BIN)/python tests/load/two_tenants.py $(LOAD_ARGS)
+
+# The API fuzzer (schemathesis, tests/test_api_fuzz.py) and the ingest property tests
+# (Hypothesis, tests/test_ingest_properties.py), longer and randomised: the suite runs them
+# small and deterministic. Examples per operation and phase, stateful scenarios, examples per property.
+FUZZ_EXAMPLES ?= 100
+FUZZ_STATEFUL_EXAMPLES ?= 200
+FUZZ_PROPERTY_EXAMPLES ?= 5000
+.PHONY: fuzz
+fuzz: venv
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STATEFUL_EXAMPLES=$(FUZZ_STATEFUL_EXAMPLES) \
+	FUZZ_PROPERTY_EXAMPLES=$(FUZZ_PROPERTY_EXAMPLES) \
+	$(PYTEST) -n 2 --durations=5 tests/test_api_fuzz.py tests/test_ingest_properties.py $(PYTEST_ARGS)
