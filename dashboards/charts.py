@@ -108,7 +108,7 @@ def time_chart(
             "type": "scatter",
             "x": [_x(p[0]) for p in points],
             "y": [p[1] for p in points],
-            "mode": "lines",
+            "mode": "lines" if len(points) > 2 else "lines+markers",  # a line of one point is invisible
             "name": name,
             "line": {"color": PALETTE[index % len(PALETTE)], "width": 1.6},
         }

@@ -60,9 +60,15 @@ class TaskDurations:
 
 
 def summarise(
-    task: str, queue: str, unit: str, durations_s: Sequence[float], failures: int, newest
+    task: str,
+    queue: str,
+    unit: str,
+    durations_s: Sequence[float | None],
+    failures: int,
+    newest,
 ) -> TaskDurations:
-    """Count, failures and the p50 / p95 / max of the durations (linear-interpolated percentiles)."""
+    """Count (``None`` durations: still running), failures and the p50 / p95 / max of the
+    finished durations (linear-interpolated percentiles)."""
     values = np.asarray([d for d in durations_s if d is not None], dtype=float)
     if values.size:
         p50, p95 = (float(v) for v in np.percentile(values, [50, 95]))
@@ -93,13 +99,17 @@ def compute_durations(deployment_ids: Iterable[int], since: datetime) -> list[Ta
         grouped[COMPUTE_TASKS[(unit["kind"], bool(unit["task_id"]))]].append(unit)
     out = []
     for task, rows in sorted(grouped.items()):
-        done = [r for r in rows if not r["running"] and r["finished"] is not None]
         out.append(
             summarise(
                 task,
                 "compute",
                 "unit of work (roll-up + windows)",
-                [(r["finished"] - r["started_at"]).total_seconds() for r in done],
+                [
+                    None
+                    if r["running"] or r["finished"] is None
+                    else (r["finished"] - r["started_at"]).total_seconds()
+                    for r in rows
+                ],
                 sum(1 for r in rows if r["failed"]),
                 max(r["started_at"] for r in rows),
             )

@@ -312,6 +312,9 @@ def test_platform_task_durations_from_runs_and_deliveries(client, alice, deploym
     unit(deployment_a, now - timedelta(hours=1), 4.0)
     unit(deployment_a, now - timedelta(minutes=30), 6.0, failed=True)
     unit(deployment_a, now - timedelta(minutes=20), 1.0, task_id="")  # the compute_metrics command
+    ComputationRun.objects.create(  # still running: counted, no duration
+        deployment=deployment_a, kind="window", task_id="celery-2", status="running", started_at=now
+    )
     unit(deployment_b, now - timedelta(hours=1), 100.0)  # another team's: not counted
     channel = Channel.objects.create(name="ops", kind="email", email_to="ops@example.com")
     incident = Incident.objects.create(system=deployment_a.environment.system, title="latency")
@@ -337,7 +340,7 @@ def test_platform_task_durations_from_runs_and_deliveries(client, alice, deploym
     response = client.get(reverse("dashboards:platform"))
     rows = {t.task: t for t in response.context["durations"]}
     compute = rows["metrics.tasks_compute.compute_deployment"]
-    assert (compute.count, compute.failures) == (3, 1)
+    assert (compute.count, compute.failures) == (4, 1)
     assert compute.p50_s == pytest.approx(4.0) and compute.max_s == pytest.approx(6.0)
     assert compute.p95_s == pytest.approx(5.8)  # linear interpolation between 4 and 6
     assert rows["compute_metrics command"].count == 1
