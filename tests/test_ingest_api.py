@@ -341,6 +341,27 @@ def test_rate_limit_is_429_with_retry_after(client, setup, settings):
     assert IngestionRejection.objects.get(reason="rate_limited").requests == 1
 
 
+def test_a_tenant_far_over_its_limit_is_spread_over_the_minute(settings):
+    """10x the limit: a sixth of the minute's requests per 10 s, never the whole minute at once."""
+    from metrics.ingest import limits
+
+    settings.REDIS_URL = ""
+    start = 1_790_000_040.0  # a minute boundary
+    accepted = {}
+    for i in range(600):  # 600 requests in the minute, limit 60
+        moment = start + i * 0.1
+        try:
+            limits.check_rate_limit("token:spread", limit=60, now=moment)
+        except limits.Throttled as throttled:
+            assert 1 <= int(throttled.headers["Retry-After"]) <= 10
+            assert "at most 10 per 10 s" in throttled.body()["message"]
+        else:
+            accepted[int((moment - start) // 10)] = accepted.get(int((moment - start) // 10), 0) + 1
+    assert accepted == {window: 10 for window in range(6)}  # 60 in all, 10 in every 10 s
+    assert limits.rate_windows(600) == ((10, 100), (60, 600))
+    assert limits.rate_windows(5) == ((10, 5), (60, 5))  # small limits keep their whole burst
+
+
 def test_rate_limit_with_redis(client, setup, settings):
     import redis
 

@@ -98,7 +98,7 @@ class IngestionRejection(models.Model):
 
 
 class RateLimitCounter(models.Model):
-    """Fixed one-minute windows per token, incremented atomically by an upsert."""
+    """Fixed windows per token (the minute, and its 10-second share), incremented atomically by an upsert."""
 
     pk = models.CompositePrimaryKey("key", "window_start")
     key = models.CharField(max_length=80)
