@@ -81,8 +81,11 @@ def parse_database_url(name: str, url: str, *, base_dir: Path) -> dict:
             "NAME": str(path),
             "OPTIONS": {
                 # WAL lets the web process read while a worker writes; IMMEDIATE avoids
-                # "database is locked" on read-then-write transactions.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                # "database is locked" on read-then-write transactions. A worker catching up
+                # holds the single write lock for longer than 10 s at times (seen in
+                # `make demo`: ingest requests answered 500 after a 10 s wait), so writers
+                # wait up to 60 s.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=60000;",
                 "transaction_mode": "IMMEDIATE",
             },
         }
