@@ -8,6 +8,17 @@ from healthboard import access
 from tests.factories import DeploymentFactory, SystemFactory, TeamFactory, UserFactory, load_migration_rows
 
 
+@pytest.fixture(autouse=True)
+def _fresh_partition_cache():
+    """Ingestion caches, per process, the day partitions it has seen (PostgreSQL); a test's
+    rollback or flush removes partitions it created, so every test starts with an empty cache."""
+    from metrics.ingest import partitions
+
+    partitions.forget_known_days()
+    yield
+    partitions.forget_known_days()
+
+
 @pytest.fixture
 def team_a(db):
     return TeamFactory(slug="team-a", name="Team A")

@@ -41,17 +41,6 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    """Each test's transaction rolls back the day partitions ingestion created (PostgreSQL);
-    ingestion caches the days it saw per process, so forget them."""
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 def build_world(client, system, user, *, n: int = 2600, hours: int = 2, daily: bool = True):
     """``hours`` of binary-classification traffic (drifting in the 2nd hour), labels for 60% of
     the events and a 2,000-row reference, all sent over HTTP; then compute_metrics."""

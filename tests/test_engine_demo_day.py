@@ -27,15 +27,6 @@ pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 def _alert_history(deployment, day):
     from alerts.models import Alert
 

@@ -24,15 +24,6 @@ HOUR = timedelta(hours=1)
 BUCKET = windows.BUCKET
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 @pytest.fixture
 def recent(system_a):
     """Two hours of live-replayed traffic ending 10 minutes ago; a fixed 'now' just after."""

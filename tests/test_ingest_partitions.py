@@ -14,13 +14,6 @@ from tests.ingest_support import EVENTS_URL, event, ingest_token, make_model, po
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 @pytest.fixture
 def setup(system_a):
     _model, deployment = make_model(system_a)

@@ -24,15 +24,6 @@ pytestmark = pytest.mark.django_db
 EXIT_CODES = {"ready": 0, "staged": 10, "blocked": 20}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 def _anchor() -> datetime:
     """01:00 UTC today, or yesterday's while today's is not closed yet."""
     now = datetime.now(UTC)

@@ -54,15 +54,6 @@ def _seeded(restore_migration_rows):
     assert MetricVersion.objects.filter(is_current=True).count() >= 30
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 def beat_tick(worker) -> None:
     """What beat does every minute: publish ``metrics.tasks_compute.schedule``; the worker runs
     it, which leases the deployments with work and enqueues their ``compute_deployment``."""
