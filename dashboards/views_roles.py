@@ -40,6 +40,7 @@ FAIRNESS_KEYS = (
     "equalized_odds_difference",
     "group_accuracy_gap",
 )
+QUALITY_KEYS = ("accuracy", "accuracy_delta_vs_baseline")
 HEATMAP_WINDOWS = 24
 
 
@@ -205,11 +206,22 @@ class DataScienceView(DashboardView):
         )
         if selected is None:
             return context
+        # metric version id -> key for the keys this page reads (a handful of rows), so the value
+        # queries filter on the (indexed) version id instead of joining the catalog
+        version_keys = dict(
+            MetricVersion.objects.filter(
+                definition__key__in=(metric, *FAIRNESS_KEYS, *QUALITY_KEYS)
+            ).values_list("pk", "definition__key")
+        )
+
+        def versions(*keys):
+            return [pk for pk, key in version_keys.items() if key in keys]
+
         # feature by window (the newest HEATMAP_WINDOWS windows of the range, one segment)
         drift = list(
             MetricValue.objects.filter(
                 deployment_id=selected.pk,
-                metric_version__definition__key=metric,
+                metric_version_id__in=versions(metric),
                 segment=filters.segment,
                 window_start__gte=filters.since,
             )
@@ -244,7 +256,7 @@ class DataScienceView(DashboardView):
         cohort_rows = newest_by(
             MetricValue.objects.filter(
                 deployment_id=selected.pk,
-                metric_version__definition__key=metric,
+                metric_version_id__in=versions(metric),
                 window_start__gte=max(filters.since, filters.end - timedelta(days=2)),
             )
             .order_by("-window_start")
@@ -265,7 +277,7 @@ class DataScienceView(DashboardView):
                 newest_by(
                     MetricValue.objects.filter(
                         deployment_id=selected.pk,
-                        metric_version__definition__key__in=FAIRNESS_KEYS,
+                        metric_version_id__in=versions(*FAIRNESS_KEYS),
                         window_start__gte=filters.since,
                     )
                     .select_related("metric_version__definition")
@@ -275,17 +287,17 @@ class DataScienceView(DashboardView):
             )
             fairness.sort(key=lambda v: (v.attribute, v.metric_version.definition.key))
         quality = defaultdict(list)
-        for key, start, value in (
+        for version_id, start, value in (
             MetricValue.objects.filter(
                 deployment_id=selected.pk,
-                metric_version__definition__key__in=("accuracy", "accuracy_delta_vs_baseline"),
+                metric_version_id__in=versions(*QUALITY_KEYS),
                 segment=filters.segment,
                 window_start__gte=filters.since,
             )
             .order_by("window_start")
-            .values_list("metric_version__definition__key", "window_start", "value")[:5000]
+            .values_list("metric_version_id", "window_start", "value")[:5000]
         ):
-            quality[key].append((start, value))
+            quality[version_keys[version_id]].append((start, value))
         marks = charts.annotations_for(selected.system_id, filters.since, filters.end)
         quality_chart = charts.time_chart(
             dict(quality), annotations=marks, y_title="accuracy / delta", height=240
