@@ -3,6 +3,9 @@ the pagination every list uses."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from django.utils.dateparse import parse_datetime
 from rest_framework import pagination, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,6 +25,20 @@ def query_int(params, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> 
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and minimum <= int(raw) <= maximum):
         raise ValidationError({name: [f"Must be an integer from {minimum} to {maximum}."]})
     return int(raw)
+
+
+def parse_instant(raw, name: str, *, assume_utc: bool = False) -> datetime:
+    """An ISO 8601 date-time with a timezone (or none, read as UTC, with ``assume_utc``), in UTC;
+    anything else is a 400 naming the field. In UTC because PostgreSQL refuses offsets beyond
+    ±15:59 that Python parses (``+16:54``); a valid-looking but impossible date (Feb 30) and one
+    that leaves the calendar once in UTC (year 1 at +05:00) are 400s, not exceptions."""
+    try:
+        value = parse_datetime(str(raw))
+        if value is not None and (value.tzinfo is not None or assume_utc):
+            return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    raise ValidationError({name: [f"{str(raw)[:64]!r} is not an ISO 8601 date-time with a timezone."]})
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

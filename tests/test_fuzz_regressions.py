@@ -144,3 +144,24 @@ def test_a_surrogate_pair_is_a_character_like_any_other(client, token):
     pair = json.dumps({"events": [event(cohort={"sex": "SMILE"})]}).replace("SMILE", "\\ud83d\\ude00")
     response = post_json(client, EVENTS_URL, token, pair)
     assert response.status_code == 200 and response.json()["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0482-03-30T18:04:59+16:54",  # Python parses it, PostgreSQL refuses the offset
+        "2026-02-30T00:00:00Z",  # well formed, no such day: parse_datetime raises
+        "0001-01-01T00:00:00+05:00",  # before year 1 once in UTC
+    ],
+)
+def test_an_odd_date_time_parameter_is_a_400_or_read_in_utc_never_a_500(client, alice, deployment_a, value):
+    client.force_login(alice)
+    quoted = value.replace("+", "%2B")
+    for url in (
+        f"/api/v1/metric-values/?end={quoted}",
+        f"/api/v1/deployments/{deployment_a.pk}/trust/?window_end={quoted}",
+    ):
+        response = client.get(url)
+        assert response.status_code in (200, 400, 404), (url, response.status_code)
+    response = client.get(f"/api/v1/metric-values/?start={quoted}")
+    assert response.status_code == (200 if value.startswith("0482") else 400)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -29,6 +28,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Deployment, MetricVersion
 from healthboard import access
+from healthboard.api import parse_instant
 from healthboard.models import AuditRecord
 from metrics.api.results import ComputationRunSerializer
 from metrics.engine import backfill, runs
@@ -51,10 +51,7 @@ def _time(data, name: str):
     raw = data.get(name)
     if raw in (None, ""):
         return None
-    value = parse_datetime(str(raw))
-    if value is None or value.tzinfo is None:
-        raise ValidationError({name: [f"{raw!r} is not an ISO 8601 date-time with a timezone."]})
-    return value
+    return parse_instant(raw, name)
 
 
 def _text(data, name: str) -> str:

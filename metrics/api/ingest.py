@@ -8,7 +8,7 @@ listed in ``rejected``, valid ones are committed before the 200 is sent.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -261,7 +261,11 @@ def _parse_instant(value, name: str, errors: dict) -> datetime | None:
     if parsed.tzinfo is None:
         errors[name] = ["has no timezone; add 'Z' or an offset such as '+00:00'"]
         return None
-    return parsed
+    try:
+        return parsed.astimezone(UTC)  # PostgreSQL refuses offsets beyond ±15:59
+    except OverflowError:
+        errors[name] = ["is out of range"]
+        return None
 
 
 class DeploymentReferenceView(APIView):

@@ -7,14 +7,12 @@ Sensitive values (fairness) are returned only for systems where the user holds
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import ValidationError
 
 from healthboard import access
-from healthboard.api import ID_SCHEMA, query_int
+from healthboard.api import ID_SCHEMA, parse_instant, query_int
 from metrics.models import ComputationRun, MetricValue
 
 
@@ -85,13 +83,6 @@ def visible_values(user) -> QuerySet[MetricValue]:
     )
 
 
-def _parse_time(name: str, raw: str):
-    value = parse_datetime(raw)
-    if value is None or value.tzinfo is None:
-        raise ValidationError({name: [f"{raw!r} is not an ISO 8601 date-time with a timezone."]})
-    return value
-
-
 @extend_schema_view(
     list=extend_schema(
         parameters=[
@@ -125,9 +116,9 @@ class MetricValueViewSet(viewsets.ReadOnlyModelViewSet):
         if params.get("status"):
             queryset = queryset.filter(status=params["status"])
         if "start" in params:
-            queryset = queryset.filter(window_start__gte=_parse_time("start", params["start"]))
+            queryset = queryset.filter(window_start__gte=parse_instant(params["start"], "start"))
         if "end" in params:
-            queryset = queryset.filter(window_start__lt=_parse_time("end", params["end"]))
+            queryset = queryset.filter(window_start__lt=parse_instant(params["end"], "end"))
         return queryset.order_by("window_start", "id")
 
 

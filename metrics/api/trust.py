@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Deployment
 from healthboard import access
-from healthboard.api import query_int
+from healthboard.api import parse_instant, query_int
 from metrics.models.trust import ScoreAnomaly, TrustScore
 from metrics.trust import service
 from metrics.trust.redaction import Redactor
@@ -167,15 +166,6 @@ def trust_payload(score: TrustScore, *, history: int = 0, redactor: Redactor | N
     return body
 
 
-def _parse_time(value: str, name: str) -> dt.datetime:
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValidationError({name: ["Not an ISO 8601 date-time."]})
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
-
-
 def _int_param(request, name: str, default: int, maximum: int) -> int:
     value = query_int(request.query_params, name, maximum=maximum)
     return default if value is None else value
@@ -199,7 +189,7 @@ class DeploymentTrustView(APIView):
         queryset = TrustScore.objects.filter(deployment=deployment)
         if "window_end" in request.query_params:
             score = queryset.filter(
-                window_end=_parse_time(request.query_params["window_end"], "window_end")
+                window_end=parse_instant(request.query_params["window_end"], "window_end", assume_utc=True)
             ).first()
         else:
             score = TrustScore.objects.latest_for(deployment)
