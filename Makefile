@@ -114,6 +114,9 @@ FUZZ_STATEFUL_EXAMPLES ?= 200
 FUZZ_PROPERTY_EXAMPLES ?= 5000
 .PHONY: fuzz
 fuzz: venv
+	@mkdir -p var && rm -f var/fuzz-requests
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STATEFUL_EXAMPLES=$(FUZZ_STATEFUL_EXAMPLES) \
-	FUZZ_PROPERTY_EXAMPLES=$(FUZZ_PROPERTY_EXAMPLES) \
-	$(PYTEST) -n 2 --durations=5 tests/test_api_fuzz.py tests/test_ingest_properties.py $(PYTEST_ARGS)
+	FUZZ_PROPERTY_EXAMPLES=$(FUZZ_PROPERTY_EXAMPLES) FUZZ_STATS=$(CURDIR)/var/fuzz-requests \
+	$(PYTEST) -n 2 --durations=5 tests/test_api_fuzz.py tests/test_ingest_properties.py $(PYTEST_ARGS); \
+	status=$$?; echo "API requests sent: $$(awk '{n += $$1} END {print n + 0}' var/fuzz-requests 2>/dev/null)"; \
+	exit $$status

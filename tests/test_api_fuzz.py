@@ -84,6 +84,12 @@ CONFIG = {
             "include-name": "POST /api/v1/deployments/{id}/reference",
             "checks": {"positive_data_acceptance": {"enabled": False}},
         },
+        {
+            # Alert actions depend on the alert's state (only a firing or pending alert can be
+            # acknowledged or resolved) and a silence needs an end, ends_at or duration_minutes.
+            "include-path-regex": "^/api/v1/alerts/\\{id\\}/(acknowledge|resolve|silence)/$",
+            "checks": {"positive_data_acceptance": {"enabled": False}},
+        },
     ],
 }
 # Links schemathesis does not infer: catalog metrics are addressed by their key, not an id.
@@ -112,10 +118,22 @@ def openapi_document() -> dict:
 
 
 _django = WSGIHandler()
+SENT = Counter()  # requests per test module run, for the README's figures (FUZZ_STATS)
 
 
 def wsgi_app(environ, start_response):
+    SENT["requests"] += 1
     return _django(environ, start_response)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def count_requests():
+    """With ``FUZZ_STATS=file``, append how many requests this process sent (one line per
+    xdist worker; ``make fuzz`` adds them up)."""
+    yield
+    if path := os.environ.get("FUZZ_STATS"):
+        with open(path, "a") as stats:
+            stats.write(f"{SENT['requests']}\n")
 
 
 schema = schemathesis.openapi.from_dict(openapi_document(), config=schemathesis.Config.from_dict(CONFIG))
