@@ -18,6 +18,7 @@ from dashboards.views import deployment_refs, get_deployment
 from healthboard import access
 from metrics.engine import windows
 from metrics.models import MetricValue
+from metrics.trust.redaction import Redactor
 
 PERIOD_CHOICES = 48  # hours offered in the period list
 
@@ -89,9 +90,13 @@ class ScenarioView(DashboardView):
         except ValueError as exc:
             context["fault_error"] = str(exc)
             return context
-        result = simulation.simulate(
-            deployment, end, fault, sensitive_ok=access.has_perm(user, deployment, access.VIEW_SENSITIVE)
-        )
+        sensitive_ok = access.has_perm(user, deployment, access.VIEW_SENSITIVE)
+        result = simulation.simulate(deployment, end, fault, sensitive_ok=sensitive_ok)
+        if not sensitive_ok:  # readiness reasons name fairness metrics; their values stay hidden
+            redactor = Redactor(user, deployment)
+            for side in (result.real, result.sim):
+                if side is not None:
+                    side.reasons = redactor.reasons(side.reasons)
         context.update({"simulation": result, "tables": self.tables(result)})
         return context
 

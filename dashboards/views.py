@@ -28,6 +28,7 @@ from dashboards.filters import RANGES
 from healthboard import access
 from metrics.models import MetricValue
 from metrics.models.trust import TrustScore
+from metrics.trust.redaction import Redactor
 
 READINESS_ORDER = {"blocked": 0, "staged": 1, "ready": 2}
 READINESS_LABELS = dict(TrustScore.Readiness.choices)
@@ -266,9 +267,15 @@ class PortfolioView(DashboardView):
         reasons = dict(
             TrustScore.objects.filter(pk__in=[s["id"] for s in at_risk]).values_list("pk", "reasons")
         )
+        sensitive_ok = access.system_ids_for(user, access.VIEW_SENSITIVE) if at_risk else set()
+        redactor = None  # one for every system without view_sensitive: the sensitive keys are global
         risks = []
         for score in at_risk:
             system_id, environment, model = deployments[score["deployment_id"]]
+            why = reasons.get(score["id"]) or []
+            if system_id not in sensitive_ok:
+                redactor = redactor or Redactor(user, by_system_id[system_id])
+                why = redactor.reasons(why)
             risks.append(
                 {
                     "score": score,
@@ -276,7 +283,7 @@ class PortfolioView(DashboardView):
                     "model": model,
                     "environment": environment,
                     "system": by_system_id[system_id],
-                    "reason": worst_reason(score["readiness"], reasons.get(score["id"])),
+                    "reason": worst_reason(score["readiness"], why),
                     "url": url_for("dashboards:deployment", score["deployment_id"], q),
                 }
             )
@@ -466,6 +473,8 @@ class DeploymentView(DashboardView):
             v.value_url = reverse("dashboards:value", args=[v.pk]) + q
         trust = TrustScore.objects.latest_for(deployment)
         context["trust"] = trust
+        if trust is not None and not sensitive_ok:
+            trust.reasons = Redactor(user, deployment).reasons(trust.reasons)  # for display only
         if trust is not None:
             context["pillars"] = sorted(
                 (k.replace("_", " "), v) for k, v in (trust.pillar_scores or {}).items()

@@ -205,3 +205,27 @@ def test_hour_without_events_says_so(client, alice, deployment_a):
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     html = run(client, alice, deployment_a, end).content.decode()
     assert "No raw events are stored for this hour" in html
+
+
+def test_readiness_reasons_hide_sensitive_values_without_view_sensitive(client, alice, hour, system_a):
+    from catalog.models import MetricVersion
+    from healthboard import access
+
+    deployment, end = hour
+    MetricValue.objects.create(  # a daily fairness value the hour's readiness takes into account
+        metric_version=MetricVersion.objects.get(
+            definition__key="demographic_parity_difference", is_current=True
+        ),
+        deployment=deployment,
+        attribute="sex",
+        window_start=end - timedelta(days=1),
+        window_end=end,
+        value=0.4142,
+        status="critical",
+        sample_size=900,
+    )
+    html = run(client, alice, deployment, end, fault="latency_spike", size="1").content.decode()
+    assert "demographic_parity_difference" in html and "value hidden" in html and "0.4142" not in html
+    access.grant(system_a, [access.VIEW_SENSITIVE], user=alice)
+    access.forget_cached_access(alice)
+    assert "0.4142" in run(client, alice, deployment, end, fault="latency_spike", size="1").content.decode()

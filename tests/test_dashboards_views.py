@@ -520,3 +520,35 @@ def test_long_ranges_chart_each_days_worst_value(client, alice, deployment_a):
     assert max(line["y"]) == 900.0 and min(line["y"]) == 120.0
     assert 'data-testid="daily-note"' in month.content.decode()
     assert month.content.decode().count('data-testid="windows"') == 1
+
+
+def test_sensitive_values_in_readiness_reasons_are_redacted_without_view_sensitive(
+    client, alice, deployment_a, system_a
+):
+    populate(deployment_a, score=40.0, readiness="blocked")
+    reason = {
+        "decision": "blocked",
+        "code": "metric_critical",
+        "metric": "demographic_parity_difference",
+        "pillar": "fairness",
+        "attribute": "sex",
+        "value": 0.3141,
+        "threshold": 0.2,
+        "message": "fairness metric demographic_parity_difference (attribute sex) = 0.3141, at or above its critical threshold 0.2",
+    }
+    from metrics.models.trust import TrustScore
+
+    TrustScore.objects.filter(deployment=deployment_a).update(reasons=[reason])
+    login(client, alice)
+    pages = [
+        "/",
+        "/?format=csv&table=risks",
+        reverse("dashboards:deployment", args=[deployment_a.pk]),
+    ]
+    for url in pages:
+        html = client.get(url).content.decode()
+        assert "demographic_parity_difference" in html, url  # the reason is named …
+        assert "0.3141" not in html and "value hidden" in html, url  # … its value is not
+    access.grant(system_a, [access.VIEW_SENSITIVE], user=alice)
+    access.forget_cached_access(alice)
+    assert "0.3141" in client.get("/").content.decode()
