@@ -471,6 +471,13 @@ class DeploymentView(DashboardView):
         for v in values:
             v.url = reverse("dashboards:metric", args=[deployment.pk, v.metric_version.definition.key]) + q
             v.value_url = reverse("dashboards:value", args=[v.pk]) + q
+        firing = list(
+            Alert.objects.filter(deployment=deployment, state="firing")
+            .select_related("metric", "metric_version")
+            .order_by("severity")[:20]
+        )
+        for alert in firing:  # a fairness alert is named, its value needs view_sensitive
+            alert.value_hidden = alert.metric_version.sensitive and not sensitive_ok
         trust = TrustScore.objects.latest_for(deployment)
         context["trust"] = trust
         if trust is not None and not sensitive_ok:
@@ -487,9 +494,7 @@ class DeploymentView(DashboardView):
                 "values": values,
                 "hidden_sensitive": hidden,
                 "crumbs": crumbs_for(filters, system=system, deployment=deployment),
-                "firing": Alert.objects.filter(deployment=deployment, state="firing")
-                .select_related("metric")
-                .order_by("severity")[:20],
+                "firing": firing,
                 "tables": {
                     "metrics": Table(
                         "metrics",
