@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from dashboards.demo.telemetry import SPECS
-from tests.test_trust_demo import _fresh_partition_cache, demo  # noqa: F401 (fixtures)
+from tests.test_trust_demo import demo  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 

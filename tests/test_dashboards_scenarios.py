@@ -25,16 +25,6 @@ HOUR = timedelta(hours=1)
 SCENARIO_QUERIES = 70
 
 
-@pytest.fixture(autouse=True)
-def _fresh_partition_cache():
-    """Ingestion caches the day partitions it created per process; the test rolls them back."""
-    from metrics.ingest import partitions
-
-    partitions.forget_known_days()
-    yield
-    partitions.forget_known_days()
-
-
 @pytest.fixture
 def hour(system_a):
     """One hour of synthetic traffic (ingested live, with a reference) computed by the engine:
