@@ -33,7 +33,9 @@ help:
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make format    ruff format + ruff check --fix"
 	@echo "make migrate   apply database migrations"
-	@echo "make bench     run the benchmark scripts in tests/bench/"
+	@echo "make bench     run the benchmark scripts in tests/bench/ (bench-ingest: the ingestion one alone)"
+	@echo "make load      the two-tenant load run (tests/load/two_tenants.py; LOAD_ARGS=...)"
+	@echo "make fuzz      the long API fuzz (schemathesis) and ingest property run (FUZZ_EXAMPLES=...)"
 	@echo "make clean     remove var/, test artifacts and caches (distclean: also .venv)"
 
 # Re-created/re-installed only when pyproject.toml changes.
