@@ -47,12 +47,12 @@ def broker_down():
     saved = {key: conf[key] for key in ("broker_url", "broker_transport_options")}
     conf.broker_url = f"redis://127.0.0.1:{closed_port()}/0"
     conf.broker_transport_options = {}
-    celery_app.pool.force_close_all()
+    # /healthz opens a fresh connection from the current configuration; the app's connection
+    # pool is left alone (closing it breaks every later task send in this process).
     try:
         yield
     finally:
         conf.update(saved)
-        celery_app.pool.force_close_all()
 
 
 @pytest.mark.django_db
