@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.utils.dateparse import parse_datetime
-
 from catalog.models import Feature, MetricVersion
 from dashboards import simulation
 from dashboards.base import DashboardView, Table
 from dashboards.views import deployment_refs, get_deployment
 from healthboard import access
+from healthboard.api import instant_or_none
 from metrics.engine import windows
 from metrics.models import MetricValue
 from metrics.trust.redaction import Redactor
@@ -69,7 +68,7 @@ class ScenarioView(DashboardView):
         if not get.get("deployment"):
             return context
         deployment = get_deployment(user, get.get("deployment"))
-        end = parse_datetime(get.get("period", "") or "")
+        end = instant_or_none(get.get("period", "") or "", assume_utc=True)
         if end is None:
             end = newest_computed_hour(deployment) or last_hour
         end = windows.floor(end, simulation.PERIOD)

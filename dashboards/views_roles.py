@@ -16,7 +16,6 @@ from django.db import connection
 from django.db.models import Max
 from django.http import Http404
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -28,6 +27,7 @@ from dashboards.filters import RANGES
 from dashboards.views import deployment_refs, get_deployment, seg_slug, url_for
 from dashboards.workers import UNTIMED_TASKS, compute_durations, notify_durations, queue_depths
 from healthboard import access
+from healthboard.api import instant_or_none
 from metrics.models import MetricValue
 from metrics.models.engine import WindowProfile
 
@@ -402,7 +402,7 @@ class DistributionView(DashboardView):
             segment=segment,
             metric_version__definition__key__in=(*DRIFT_KEYS, "feature_drift_chi2_p"),
         ).select_related("metric_version__definition", "run")
-        start = parse_datetime(window_raw)
+        start = instant_or_none(window_raw, assume_utc=True)
         if start is None:
             # a heatmap label "MM-DD HH:MM": find that window among the newest values
             newest = values.order_by("-window_start").values_list("window_start", flat=True)[:2000]

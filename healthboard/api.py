@@ -27,18 +27,27 @@ def query_int(params, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> 
     return int(raw)
 
 
-def parse_instant(raw, name: str, *, assume_utc: bool = False) -> datetime:
+def instant_or_none(raw, *, assume_utc: bool = False) -> datetime | None:
     """An ISO 8601 date-time with a timezone (or none, read as UTC, with ``assume_utc``), in UTC;
-    anything else is a 400 naming the field. In UTC because PostgreSQL refuses offsets beyond
-    ±15:59 that Python parses (``+16:54``); a valid-looking but impossible date (Feb 30) and one
-    that leaves the calendar once in UTC (year 1 at +05:00) are 400s, not exceptions."""
+    None for anything else. In UTC because PostgreSQL refuses offsets beyond ±15:59 that Python
+    parses (``+16:54``); a valid-looking but impossible date (Feb 30, on which Django's
+    ``parse_datetime`` raises) and one that leaves the calendar once in UTC (year 1 at +05:00)
+    are None, not exceptions."""
     try:
         value = parse_datetime(str(raw))
         if value is not None and (value.tzinfo is not None or assume_utc):
             return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
     except (ValueError, OverflowError):
         pass
-    raise ValidationError({name: [f"{str(raw)[:64]!r} is not an ISO 8601 date-time with a timezone."]})
+    return None
+
+
+def parse_instant(raw, name: str, *, assume_utc: bool = False) -> datetime:
+    """``instant_or_none``, or a 400 naming the field."""
+    value = instant_or_none(raw, assume_utc=assume_utc)
+    if value is None:
+        raise ValidationError({name: [f"{str(raw)[:64]!r} is not an ISO 8601 date-time with a timezone."]})
+    return value
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

@@ -165,3 +165,17 @@ def test_an_odd_date_time_parameter_is_a_400_or_read_in_utc_never_a_500(client, 
         assert response.status_code in (200, 400, 404), (url, response.status_code)
     response = client.get(f"/api/v1/metric-values/?start={quoted}")
     assert response.status_code == (200 if value.startswith("0482") else 400)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/ds/distribution/?deployment={d}&feature=income&window=2026-02-30T00:00:00Z",
+        "/ds/distribution/?deployment={d}&feature=income&window=0482-03-30T18:04:59%2B16:54",
+        "/scenarios/?deployment={d}&period=2026-02-30T00:00:00Z",
+        "/scenarios/?deployment={d}&period=0482-03-30T18:04:59%2B16:54",
+    ],
+)
+def test_an_odd_date_time_in_a_dashboard_url_is_not_a_500(client, alice, deployment_a, url):
+    client.force_login(alice)
+    assert client.get(url.format(d=deployment_a.pk)).status_code in (200, 404)
