@@ -36,10 +36,9 @@ import numpy as np
 from alerts import state as alert_state
 from alerts.thresholds import effective_policies as alert_policies
 from catalog.models import Deployment
-from metrics.compute.profiles import build_profiles
 from metrics.engine import compute as engine_compute
 from metrics.engine import context as engine_context
-from metrics.engine import read, windows
+from metrics.engine import read, rollup, windows
 from metrics.engine.rollup import empty_profile
 from metrics.models import MetricValue
 from metrics.trust import readiness as trust_readiness
@@ -187,20 +186,8 @@ def recompute(
 ) -> list[MetricValue]:
     """Every window of ``plans``' sizes ending in ``(start, end]``, computed from ``cols`` (unsaved)."""
     by_bucket: dict[datetime, dict] = {b: {} for b in windows.buckets(start, end)}
-    if cols.n:
-        for profile in build_profiles(
-            ctx.spec,
-            timestamps=cols.ts,
-            latency_ms=cols.latency_ms,
-            error=cols.error,
-            numeric=cols.numeric,
-            categorical=cols.categorical,
-            prediction=cols.prediction,
-            score=cols.score,
-            label=cols.label,
-            cohorts=cols.cohorts,
-        ):
-            by_bucket.setdefault(profile.window_start, {})[profile.segment] = profile
+    for profile in rollup.profiles_of(ctx, cols):
+        by_bucket.setdefault(profile.window_start, {})[profile.segment] = profile
     for bucket, segments in by_bucket.items():
         if "" not in segments:
             segments[""] = empty_profile(ctx, bucket)
@@ -402,15 +389,7 @@ def simulate(deployment: Deployment, end: datetime, fault: Fault, *, sensitive_o
     start = end - PERIOD
     sim = Simulation(deployment, fault, start, end)
     ctx = engine_context.load(deployment.pk)
-    cols = read.read_events(
-        ctx.id,
-        start,
-        end,
-        layouts=ctx.layouts,
-        numeric=ctx.numeric,
-        categorical=ctx.categorical,
-        cohorts=ctx.cohorts,
-    )
+    cols = rollup.read_window(ctx, start, end)
     sim.events = cols.n
     if not cols.n:
         sim.note = "No raw events are stored for this hour (none arrived, or retention removed them)."

@@ -74,10 +74,9 @@ def empty_profile(ctx: DeploymentContext, start: datetime) -> WindowProfile:
     )
 
 
-def roll_up(ctx: DeploymentContext, start: datetime, end: datetime, *, run_id: int | None = None) -> RollUp:
-    """Roll up the buckets in ``[start, end)`` (5-minute aligned) and store their profiles."""
-    read_at = timezone.now()
-    cols = read.read_events(
+def read_window(ctx: DeploymentContext, start: datetime, end: datetime) -> read.Columns:
+    """Every column the roll-up needs of the deployment's raw events in ``[start, end)``."""
+    return read.read_events(
         ctx.id,
         start,
         end,
@@ -86,22 +85,31 @@ def roll_up(ctx: DeploymentContext, start: datetime, end: datetime, *, run_id: i
         categorical=ctx.categorical,
         cohorts=ctx.cohorts,
     )
-    built = (
-        build_profiles(
-            ctx.spec,
-            timestamps=cols.ts,
-            latency_ms=cols.latency_ms,
-            error=cols.error,
-            numeric=cols.numeric,
-            categorical=cols.categorical,
-            prediction=cols.prediction,
-            score=cols.score,
-            label=cols.label,
-            cohorts=cols.cohorts,
-        )
-        if cols.n
-        else []
+
+
+def profiles_of(ctx: DeploymentContext, cols: read.Columns) -> list:
+    """The 5-minute profiles (all traffic and each cohort value) of ``cols``; none when empty."""
+    if not cols.n:
+        return []
+    return build_profiles(
+        ctx.spec,
+        timestamps=cols.ts,
+        latency_ms=cols.latency_ms,
+        error=cols.error,
+        numeric=cols.numeric,
+        categorical=cols.categorical,
+        prediction=cols.prediction,
+        score=cols.score,
+        label=cols.label,
+        cohorts=cols.cohorts,
     )
+
+
+def roll_up(ctx: DeploymentContext, start: datetime, end: datetime, *, run_id: int | None = None) -> RollUp:
+    """Roll up the buckets in ``[start, end)`` (5-minute aligned) and store their profiles."""
+    read_at = timezone.now()
+    cols = read_window(ctx, start, end)
+    built = profiles_of(ctx, cols)
     result = RollUp(events=cols.n, columns=cols)
     for bucket in windows.buckets(start, end):
         result.profiles[bucket] = {}
